@@ -1,0 +1,226 @@
+"""Per-request context in a contextvar; the costly parts resolve only when an event needs them."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any
+
+from . import clientip
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .pipeline import Pipeline
+
+HeaderGetter = Callable[[str], "str | None"]
+UserLoader = Callable[[], "tuple[Any, Any] | None"]
+
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+def new_request_id() -> str:
+    return os.urandom(12).hex()
+
+
+class RequestContext:
+    """What an event needs to know about the request it happens in.
+
+    Adapters create one per request with the raw pieces they already hold
+    (a header getter, the peer address, a user loader); the request id,
+    client address and user are worked out on first use, so a benign request
+    that emits nothing pays only for creating this object.
+    """
+
+    __slots__ = (
+        "_client_ip",
+        "_fields",
+        "_header",
+        "_request_id",
+        "_user_loaded",
+        "_user_loader",
+        "emitted",
+        "extra",
+        "host",
+        "method",
+        "path",
+        "peer",
+        "pipeline",
+        "query",
+        "route",
+        "status",
+        "user_id",
+        "username",
+    )
+
+    def __init__(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        query: str | None = None,
+        peer: str | None = None,
+        header: HeaderGetter | None = None,
+        user_loader: UserLoader | None = None,
+        host: str | None = None,
+        route: str | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.peer = peer
+        self.host = host
+        self.route = route
+        self.status: int | None = None
+        self.pipeline = pipeline
+        self.user_id: Any = None
+        self.username: Any = None
+        self.extra: dict[str, Any] = {}
+        self.emitted: set[str] = set()
+        self._header = header
+        self._user_loader = user_loader
+        self._user_loaded = user_loader is None
+        self._request_id: str | None = None
+        self._client_ip: str | None = None
+        self._fields: dict[str, Any] | None = None
+
+    def header(self, name: str) -> str | None:
+        """A request header by lower-case name, or None."""
+        if self._header is None:
+            return None
+        try:
+            return self._header(name)
+        except Exception:
+            return None
+
+    def request_id(self, settings: Settings) -> str:
+        if self._request_id is None:
+            incoming = (
+                self.header(settings.request_id_header) if settings.request_id_header else None
+            )
+            if incoming and _VALID_REQUEST_ID.fullmatch(incoming):
+                self._request_id = incoming
+            else:
+                self._request_id = new_request_id()
+        return self._request_id
+
+    def client_ip(self, settings: Settings) -> str:
+        if self._client_ip is None:
+            header = None
+            if settings.trusted_proxies:
+                header = self.header(settings.client_ip_header)
+            self._client_ip = clientip.resolve(
+                self.peer,
+                header,
+                settings.trusted_proxies,
+                forwarded=settings.client_ip_header == "forwarded",
+            )
+        return self._client_ip
+
+    def set_user(self, user_id: Any = None, username: Any = None) -> None:
+        self.user_id = user_id
+        self.username = username
+        self._user_loaded = True
+        self._fields = None
+
+    def _load_user(self) -> None:
+        self._user_loaded = True
+        if self._user_loader is None:
+            return
+        loaded = self._user_loader()
+        if loaded is not None:
+            self.user_id, self.username = loaded
+
+    def fields(self, settings: Settings) -> dict[str, Any]:
+        """The context's event fields (raw: the pipeline sanitizes them with the event)."""
+        if not self._user_loaded:
+            try:
+                self._load_user()
+            except Exception:
+                self.user_id = None
+            self._fields = None
+        if self._fields is None:
+            fields: dict[str, Any] = {}
+            if self.user_id is not None:
+                fields["user_id"] = self.user_id
+            if self.username is not None:
+                fields["username"] = self.username
+            if self.method is not None or self.path is not None or self.peer is not None:
+                source_ip = self.client_ip(settings)
+                fields["source_ip"] = source_ip
+                if self.peer and source_ip != self.peer:
+                    fields["peer_ip"] = self.peer
+                user_agent = self.header("user-agent")
+                if user_agent:
+                    fields["user_agent"] = user_agent
+                fields["request_id"] = self.request_id(settings)
+            if self.method is not None:
+                fields["method"] = self.method
+            if self.path is not None:
+                fields["path"] = f"{self.path}?{self.query}" if self.query else self.path
+            if self.host is not None:
+                fields["host"] = self.host
+            if self.route is not None:
+                fields["route"] = self.route
+            fields.update(self.extra)
+            self._fields = fields
+        if self.status is not None:
+            return {**self._fields, "status": self.status}
+        return self._fields
+
+    def bind(self, **fields: Any) -> None:
+        self.extra.update(fields)
+        self._fields = None
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("secmon_request", default=None)
+
+
+def current() -> RequestContext | None:
+    """The context of the request being handled in this thread or task, if any."""
+    return _current.get()
+
+
+def bind_request(context: RequestContext) -> Token[RequestContext | None]:
+    return _current.set(context)
+
+
+def reset_request(token: Token[RequestContext | None]) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:
+        # Reset from another context (e.g. a generator finished elsewhere): clear instead.
+        _current.set(None)
+
+
+@contextmanager
+def request_context(context: RequestContext) -> Iterator[RequestContext]:
+    token = bind_request(context)
+    try:
+        yield context
+    finally:
+        reset_request(token)
+
+
+def set_user(user_id: Any = None, username: Any = None) -> None:
+    """Tell secmon who the current request's user is (for apps with their own auth).
+
+    Outside a request this binds a context for the current thread or task.
+    """
+    context = _current.get()
+    if context is None:
+        context = RequestContext()
+        _current.set(context)
+    context.set_user(user_id, username)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to every event of the current request (or thread/task)."""
+    context = _current.get()
+    if context is None:
+        context = RequestContext()
+        _current.set(context)
+    context.bind(**fields)

@@ -1,0 +1,388 @@
+"""The structlog processor chain behind ``emit()``, and routing of finished events to outputs."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+
+from . import context as _context
+from . import outputs as _outputs
+from .config import Settings
+from .events import LEVEL_RANK, EventSpec, lookup
+from .outputs.stream import write_stderr_line
+from .redact import Redactor
+
+_STDLIB_LEVELS = {
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+# Captures opened by secmon.testing.capture_events(); every pipeline feeds them.
+captures: list[list[dict[str, Any]]] = []
+
+_local = threading.local()
+
+
+def utc_timestamp() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+class Pipeline:
+    """One configured instance of secmon: settings, redactor, outputs, signer, detection.
+
+    ``secmon.configure()`` builds one and makes it current; framework adapters
+    may hold their own (several Flask apps in one process) and bind it to the
+    request context so events of that request go through it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.counters: Counter[str] = Counter()
+        self._reported: set[tuple[str, str]] = set()
+        self.redactor = Redactor.from_settings(settings, on_error=self._sanitize_failed)
+        self.hash_key = _hash_key(settings)
+        specs = settings.outputs or _outputs.default_specs(settings)
+        self.outputs = [
+            _outputs.build(f"OUTPUTS[{index}]", spec, settings) for index, spec in enumerate(specs)
+        ]
+        from .detect import build_engine
+        from .integrity import build_signer
+
+        self.signer = build_signer(settings, self)
+        self.engine = build_engine(settings, self)
+        self._router = _Router(self)
+        self._logger: Any = structlog.wrap_logger(
+            self._router,
+            processors=[self._build_event, self._sanitize, self._finish],
+            wrapper_class=structlog.make_filtering_bound_logger(
+                _STDLIB_LEVELS[settings.min_level]
+            ),
+            cache_logger_on_first_use=True,
+        ).bind()
+
+    # -- the public entry point ---------------------------------------------------------
+
+    def emit(
+        self,
+        event_type: str,
+        /,
+        *,
+        level: str | None = None,
+        message: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """Log one security event. Unknown names raise; everything else is contained."""
+        spec = lookup(event_type)
+        if not self.settings.enabled:
+            return
+        try:
+            audit = bool(fields.pop("_audit", spec.audit))
+            if level is None or level not in LEVEL_RANK:
+                level = "warning" if level == "warn" else spec.level
+            if "event" in fields:
+                message = fields.pop("event")
+            ctx = _context._current.get()
+            if ctx is not None:
+                ctx.emitted.add(spec.name)
+            getattr(self._logger, level)(message, _spec=spec, _audit=audit, **fields)
+        except Exception as exc:
+            self.report_error("emit", exc)
+
+    def signal(self, name: str, **fields: Any) -> None:
+        """Feed detection something that is not an event of its own (e.g. one 404)."""
+        if self.engine is None or not self.settings.enabled:
+            return
+        try:
+            ctx = _context._current.get()
+            if ctx is not None:
+                fields = {**ctx.fields(self.settings), **fields}
+            self.engine.signal(name, fields)
+        except Exception as exc:
+            self.report_error("detection", exc)
+
+    # -- processors (structlog signature: logger, method_name, event_dict) --------------
+
+    def _build_event(self, _: Any, method_name: str, raw: dict[str, Any]) -> dict[str, Any]:
+        spec: EventSpec = raw.pop("_spec")
+        audit = raw.pop("_audit", spec.audit)
+        message = raw.pop("event", None)
+        event: dict[str, Any] = {
+            "timestamp": utc_timestamp(),
+            "level": method_name,
+            "event_type": spec.name,
+            "category": spec.category,
+            "outcome": spec.outcome,
+            "event": message,
+            "app": self.settings.app_name,
+        }
+        ctx = _context._current.get()
+        if ctx is not None:
+            event.update(ctx.fields(self.settings))
+        for key, value in raw.items():
+            # None means "not given": it must not blank out what the context knows.
+            if value is not None:
+                event[key] = value
+        username = event.pop("username", None)
+        if username is not None and username != "":
+            mode = self.settings.username_mode
+            if mode == "plain":
+                event["username"] = username
+            elif mode == "hash":
+                event["username_hash"] = self.hash_username(username)
+        event["_spec"], event["_audit"] = spec, audit
+        return event
+
+    def _sanitize(self, _: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        spec = event.pop("_spec", None)
+        audit = event.pop("_audit", False)
+        clean = self.redactor.sanitize_mapping(event)
+        clean["_spec"], clean["_audit"] = spec, audit
+        return clean
+
+    def _finish(self, _: Any, __: str, event: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        spec = event.pop("_spec")
+        audit = event.pop("_audit")
+        if not event.get("event"):
+            event["event"] = describe(spec, event)
+        return (event, spec, audit), {}
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def hash_username(self, username: Any) -> str:
+        return hmac.new(self.hash_key, str(username).encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
+
+    def sanitize(self, obj: Any) -> Any:
+        return self.redactor.sanitize(obj)
+
+    def report_error(self, where: str, exc: BaseException) -> None:
+        """Count a failure inside secmon; tell about each kind once. Never raises."""
+        try:
+            self.counters["errors"] += 1
+            self.counters[f"errors.{where}"] += 1
+            key = (where, type(exc).__name__)
+            if key in self._reported:
+                return
+            self._reported.add(key)
+            detail = self.redactor.sanitize_str(f"{type(exc).__name__}: {exc}")
+            write_stderr_line(
+                f"secmon: {where} failed ({detail}); the application is not affected. "
+                "Further failures of this kind are counted, not reported."
+            )
+            if getattr(_local, "reporting", False):
+                return
+            _local.reporting = True
+            try:
+                self.emit("secmon_internal_error", component=where, error=detail)
+            finally:
+                _local.reporting = False
+        except Exception:
+            pass
+
+    def _sanitize_failed(self, where: str, exc: BaseException) -> None:
+        self.counters["sanitize_errors"] += 1
+        self.report_error(f"sanitize.{where}", exc)
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = dict(self.counters)
+        for output in self.outputs:
+            for name, value in output.stats().items():
+                result[f"output.{output.name}.{name}"] = value
+        if self.engine is not None:
+            result.update(self.engine.stats())
+        return result
+
+    def flush(self, timeout: float = 5.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        if self.engine is not None:
+            self.engine.flush(max(0.0, deadline - time.monotonic()))
+        for output in self.outputs:
+            try:
+                output.flush(max(0.0, deadline - time.monotonic()))
+            except Exception as exc:
+                self.report_error(f"output.{output.name}", exc)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush, write final checkpoints, release outputs. The pipeline must not be used after."""
+        self.flush(timeout)
+        for part in (self.engine, self.signer):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception as exc:
+                    self.report_error("close", exc)
+        for output in self.outputs:
+            try:
+                output.close()
+            except Exception as exc:
+                self.report_error(f"output.{output.name}", exc)
+
+
+class _Router:
+    """The structlog "logger" at the end of the chain: signs audit events, fans out to outputs."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def route(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
+        pipeline = self.pipeline
+        signer = pipeline.signer
+        if audit and signer is not None:
+            # Sign and write under one lock so the file order is the chain order.
+            with signer.lock:
+                try:
+                    signer.sign(event)
+                except Exception as exc:
+                    pipeline.report_error("integrity", exc)
+                self._write(event, spec, audit)
+        else:
+            self._write(event, spec, audit)
+        for captured in captures:
+            captured.append(event)
+        pipeline.counters["events"] += 1
+        if pipeline.engine is not None and not spec.detection:
+            try:
+                pipeline.engine.observe(event, spec)
+            except Exception as exc:
+                pipeline.report_error("detection", exc)
+
+    def _write(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
+        rendered: dict[int, bytes] = {}
+        for output in self.pipeline.outputs:
+            try:
+                if output.accepts(event, spec, audit):
+                    output.handle(event, rendered)
+            except Exception as exc:
+                self.pipeline.report_error(f"output.{output.name}", exc)
+
+    info = warning = error = critical = msg = route
+
+
+def describe(spec: EventSpec, event: Mapping[str, Any]) -> str:
+    """The human message: "login failed for user id 42 from 203.0.113.9 (reason: ...)"."""
+    parts = [spec.summary]
+    if event.get("user_id") is not None:
+        parts.append(f"for user id {event['user_id']}")
+    elif event.get("username") is not None:
+        parts.append(f"for user {event['username']}")
+    elif event.get("username_hash") is not None:
+        parts.append(f"for user #{event['username_hash']}")
+    if event.get("resource_type") is not None:
+        resource = f"{event['resource_type']}"
+        if event.get("resource_id") is not None:
+            resource += f" {event['resource_id']}"
+        parts.append(f"on {resource}")
+    if event.get("source_ip"):
+        parts.append(f"from {event['source_ip']}")
+    text = " ".join(parts)
+    if event.get("reason"):
+        text += f" (reason: {event['reason']})"
+    return text
+
+
+def _hash_key(settings: Settings) -> bytes:
+    if settings.hash_key:
+        return settings.hash_key
+    if settings.audit_key:
+        return hmac.new(settings.audit_key, b"secmon username hash", hashlib.sha256).digest()
+    # No secret configured: still stable across workers so detection can correlate,
+    # but only pseudonymous. `secmon check` warns about it in production.
+    return hashlib.sha256(b"secmon username hash:" + settings.app_name.encode()).digest()
+
+
+# -- the process-wide current pipeline -----------------------------------------------------
+
+_current: Pipeline | None = None
+_lock = threading.RLock()
+_atexit_registered = False
+
+
+def configure(settings: Settings | Mapping[str, Any] | None = None, /, **kwargs: Any) -> Pipeline:
+    """Build a pipeline from settings and make it current; the previous one is closed.
+
+    Invalid settings raise :class:`secmon.config.ConfigError` naming the key, and the
+    previous pipeline stays in place.
+    """
+    global _current, _atexit_registered
+    new = Pipeline(Settings.build(settings, **kwargs))
+    with _lock:
+        old, _current = _current, new
+        if not _atexit_registered:
+            atexit.register(_at_exit)
+            _atexit_registered = True
+    if old is not None:
+        old.close(timeout=2.0)
+    return new
+
+
+def get_pipeline() -> Pipeline:
+    """The pipeline for the current request (if an adapter bound one), else the process one."""
+    ctx = _context._current.get()
+    if ctx is not None and ctx.pipeline is not None:
+        return ctx.pipeline
+    pipeline = _current
+    if pipeline is None:
+        with _lock:
+            if _current is None:
+                _configure_lazily()
+            pipeline = _current
+    assert pipeline is not None
+    return pipeline
+
+
+def current_pipeline() -> Pipeline | None:
+    """The process-wide pipeline, without creating one."""
+    return _current
+
+
+def _configure_lazily() -> None:
+    global _current, _atexit_registered
+    try:
+        _current = Pipeline(Settings.build())
+    except Exception as exc:
+        # Bad SECMON_* environment at first use: say so, keep the app running on defaults.
+        write_stderr_line(f"secmon: {exc}; using default settings")
+        _current = Pipeline(Settings.build(env={}))
+    if not _atexit_registered:
+        atexit.register(_at_exit)
+        _atexit_registered = True
+
+
+def _at_exit() -> None:
+    pipeline = _current
+    if pipeline is not None:
+        pipeline.close(timeout=5.0)
+
+
+def emit(event_type: str, /, **fields: Any) -> None:
+    """Log one security event named from the vocabulary, with the request context added."""
+    get_pipeline().emit(event_type, **fields)
+
+
+def flush(timeout: float = 5.0) -> None:
+    """Deliver what is queued (network outputs, alerts) within ``timeout`` seconds."""
+    pipeline = _current
+    if pipeline is not None:
+        pipeline.flush(timeout)
+
+
+def sanitize(obj: Any) -> Any:
+    """The redacted, log-safe copy of ``obj`` that secmon would write."""
+    return get_pipeline().sanitize(obj)
+
+
+def stats() -> dict[str, Any]:
+    """secmon's own counters: events, errors by component, output deliveries, detection."""
+    return get_pipeline().stats()

@@ -1,0 +1,1 @@
+"""State backends for detection counters: memory (one process) and Redis (a fleet)."""

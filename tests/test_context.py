@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import secmon
+from secmon.config import Settings
+from secmon.context import RequestContext, current, request_context
+
+SETTINGS = Settings.build(env={})
+
+
+def _headers(**values: str) -> dict[str, str]:
+    return {name.replace("_", "-"): value for name, value in values.items()}
+
+
+def test_fields_of_a_request() -> None:
+    ctx = RequestContext(method="GET", path="/a", query="b=1", peer="198.51.100.4",
+                         header=_headers(user_agent="curl/8").get, host="example.com")
+    fields = ctx.fields(SETTINGS)
+    assert fields["method"] == "GET"
+    assert fields["path"] == "/a?b=1"
+    assert fields["source_ip"] == "198.51.100.4"
+    assert "peer_ip" not in fields
+    assert fields["user_agent"] == "curl/8"
+    assert fields["host"] == "example.com"
+    assert len(fields["request_id"]) == 24
+
+
+def test_request_id_is_stable_and_generated_lazily() -> None:
+    ctx = RequestContext(method="GET", path="/")
+    assert ctx._request_id is None
+    assert ctx.request_id(SETTINGS) == ctx.request_id(SETTINGS)
+
+
+def test_incoming_request_id_only_when_trusted() -> None:
+    headers = _headers(x_request_id="abc-123").get
+    untrusted = RequestContext(method="GET", header=headers)
+    assert untrusted.request_id(SETTINGS) != "abc-123"
+    trusting = SETTINGS.with_changes(request_id_header="X-Request-ID")
+    assert RequestContext(method="GET", header=headers).request_id(trusting) == "abc-123"
+    forged = RequestContext(method="GET", header=_headers(x_request_id="a\nb").get)
+    assert forged.request_id(trusting) != "a\nb"
+
+
+def test_client_ip_behind_trusted_proxy_keeps_the_peer_too() -> None:
+    settings = SETTINGS.with_changes(trusted_proxies=["10.0.0.0/8"])
+    ctx = RequestContext(method="GET", peer="10.0.0.2",
+                         header=_headers(x_forwarded_for="203.0.113.9").get)
+    fields = ctx.fields(settings)
+    assert fields["source_ip"] == "203.0.113.9"
+    assert fields["peer_ip"] == "10.0.0.2"
+    assert settings.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"),)
+
+
+def test_user_loader_runs_once_and_only_when_needed() -> None:
+    calls = []
+
+    def load() -> tuple[int, str]:
+        calls.append(1)
+        return 7, "alice"
+
+    ctx = RequestContext(method="GET", user_loader=load)
+    assert calls == []
+    assert ctx.fields(SETTINGS)["user_id"] == 7
+    ctx.fields(SETTINGS)
+    assert calls == [1]
+
+
+def test_failing_user_loader_and_header_getter_do_not_raise() -> None:
+    def boom(*_: object) -> None:
+        raise RuntimeError("db down")
+
+    ctx = RequestContext(method="GET", peer="1.2.3.4", header=boom, user_loader=boom)
+    fields = ctx.fields(SETTINGS)
+    assert "user_id" not in fields
+    assert fields["source_ip"] == "1.2.3.4"
+
+
+def test_set_user_and_bind_outside_a_request() -> None:
+    with request_context(RequestContext()):
+        secmon.set_user(5, "eve")
+        secmon.bind(tenant="acme")
+        fields = current().fields(SETTINGS)  # type: ignore[union-attr]
+        assert fields["user_id"] == 5
+        assert fields["tenant"] == "acme"
+    assert current() is None
+
+
+def test_context_does_not_leak_between_concurrent_tasks() -> None:
+    async def handle(index: int) -> tuple[int, object]:
+        with request_context(RequestContext(method="GET", peer=f"10.0.0.{index}")):
+            secmon.set_user(index)
+            await asyncio.sleep(0.001 * (index % 3))
+            ctx = current()
+            assert ctx is not None
+            return index, ctx.fields(SETTINGS)["user_id"]
+
+    async def main() -> list[tuple[int, object]]:
+        return await asyncio.gather(*(handle(i) for i in range(50)))
+
+    for index, user_id in asyncio.run(main()):
+        assert index == user_id
