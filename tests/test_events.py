@@ -94,3 +94,23 @@ def test_register_app_specific_event() -> None:
 def test_register_validates_level() -> None:
     with pytest.raises(ValueError, match="level"):
         register(EventSpec("app_x", "debug", "web", ("info",), "success", "x"))  # type: ignore[arg-type]
+
+
+# ECS 8.x "expected_event_types" of each category we use.
+ECS_EXPECTED_TYPES = {
+    "authentication": {"start", "end", "info"},
+    "configuration": {"access", "change", "creation", "deletion", "info"},
+    "database": {"access", "change", "info", "error"},
+    "file": {"access", "change", "creation", "deletion", "info"},
+    "iam": {"admin", "change", "creation", "deletion", "group", "info", "user"},
+    "intrusion_detection": {"allowed", "denied", "info"},
+    "process": {"access", "change", "end", "info", "start"},
+    "session": {"start", "end", "info"},
+    "web": {"access", "error", "info"},
+}
+
+
+@pytest.mark.parametrize("spec", list(VOCABULARY.values()), ids=lambda s: s.name)
+def test_ecs_types_are_expected_for_the_categories(spec: EventSpec) -> None:
+    expected = set().union(*(ECS_EXPECTED_TYPES[c] for c in spec.ecs_categories))
+    assert set(spec.ecs_type) <= expected

@@ -1,4 +1,4 @@
-"""The event vocabulary: OWASP Logging Vocabulary names, their levels, ECS categories and outcomes."""
+"""The event vocabulary: OWASP Logging Vocabulary names with levels, ECS categories, outcomes."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ _VOCABULARY: tuple[EventSpec, ...] = (
        "login succeeded after failures", audit=True),
     _e("authn_login_fail", "warning", "authentication", ("start",), "failure",
        "login failed", audit=True),
-    _e("authn_login_fail_max", "warning", "intrusion_detection", ("indicator",), "failure",
+    _e("authn_login_fail_max", "warning", "intrusion_detection", ("info",), "failure",
        "login failure limit reached", also=("authentication",), detection=True),
     _e("authn_login_lock", "warning", "iam", ("user", "change"), "success",
        "account locked", audit=True, also=("authentication",)),
@@ -89,28 +89,28 @@ _VOCABULARY: tuple[EventSpec, ...] = (
        "password changed", audit=True),
     _e("authn_password_change_fail", "critical", "iam", ("user", "change"), "failure",
        "password change failed", audit=True),
-    _e("authn_impossible_travel", "critical", "intrusion_detection", ("indicator",), "unknown",
+    _e("authn_impossible_travel", "critical", "intrusion_detection", ("info",), "unknown",
        "impossible travel between logins", also=("authentication",), detection=True),
     _e("authn_token_created", "info", "iam", ("creation",), "success",
        "token created", audit=True),
     _e("authn_token_revoked", "info", "iam", ("deletion",), "success",
        "token revoked", audit=True),
-    _e("authn_token_reuse", "critical", "authentication", ("start", "denied"), "failure",
+    _e("authn_token_reuse", "critical", "authentication", ("start",), "failure",
        "revoked token reused"),
     _e("authn_token_delete", "warning", "iam", ("deletion",), "success",
        "token deleted", audit=True),
     # Authorization [AUTHZ]
-    _e("authz_fail", "warning", "web", ("access", "denied"), "failure",
+    _e("authz_fail", "warning", "web", ("access",), "failure",
        "access denied", also=("iam",)),
     _e("authz_change", "warning", "iam", ("change", "group"), "success",
        "entitlements changed", audit=True),
     _e("authz_admin", "warning", "iam", ("admin", "change"), "success",
        "administrative action", audit=True),
     # Encryption [CRYPT]
-    _e("crypt_decrypt_fail", "warning", "process", ("error",), "failure", "decryption failed"),
-    _e("crypt_encrypt_fail", "warning", "process", ("error",), "failure", "encryption failed"),
+    _e("crypt_decrypt_fail", "warning", "process", ("info",), "failure", "decryption failed"),
+    _e("crypt_encrypt_fail", "warning", "process", ("info",), "failure", "encryption failed"),
     # Excessive use [EXCESS]
-    _e("excess_rate_limit_exceeded", "warning", "web", ("denied",), "failure",
+    _e("excess_rate_limit_exceeded", "warning", "web", ("access",), "failure",
        "rate limit exceeded"),
     # File upload [UPLOAD]
     _e("upload_complete", "info", "file", ("creation",), "success", "file uploaded"),
@@ -124,30 +124,30 @@ _VOCABULARY: tuple[EventSpec, ...] = (
     _e("input_validation_discrete_fail", "warning", "web", ("info",), "failure",
        "value outside its allowed options"),
     # Malicious behaviour [MALICIOUS]
-    _e("malicious_excess_404", "warning", "intrusion_detection", ("indicator",), "unknown",
+    _e("malicious_excess_404", "warning", "intrusion_detection", ("info",), "unknown",
        "many requests for missing pages", also=("web",), detection=True),
-    _e("malicious_extraneous", "critical", "intrusion_detection", ("indicator",), "unknown",
+    _e("malicious_extraneous", "critical", "intrusion_detection", ("info",), "unknown",
        "unexpected input submitted", also=("web",)),
-    _e("malicious_attack_tool", "critical", "intrusion_detection", ("indicator",), "unknown",
+    _e("malicious_attack_tool", "critical", "intrusion_detection", ("info",), "unknown",
        "attack tool seen", also=("web",)),
-    _e("malicious_cors", "critical", "intrusion_detection", ("indicator",), "failure",
+    _e("malicious_cors", "critical", "intrusion_detection", ("info",), "failure",
        "cross-origin request from an unauthorized origin", also=("web",)),
-    _e("malicious_direct_reference", "critical", "intrusion_detection", ("indicator",),
+    _e("malicious_direct_reference", "critical", "intrusion_detection", ("info",),
        "failure", "direct object reference attempt", also=("web",)),
     # Privilege changes [PRIVILEGE]
     _e("privilege_permissions_changed", "warning", "iam", ("change", "group"), "success",
        "permissions changed", audit=True),
     # Sensitive data [DATA]
-    _e("sensitive_create", "warning", "database", ("creation",), "success",
+    _e("sensitive_create", "warning", "database", ("change",), "success",
        "sensitive data created", audit=True),
     _e("sensitive_read", "warning", "database", ("access",), "success",
        "sensitive data read", audit=True),
     _e("sensitive_update", "warning", "database", ("change",), "success",
        "sensitive data updated", audit=True),
-    _e("sensitive_delete", "warning", "database", ("deletion",), "success",
+    _e("sensitive_delete", "warning", "database", ("change",), "success",
        "sensitive data deleted", audit=True),
     # Sequence errors [SEQUENCE]
-    _e("sequence_fail", "critical", "web", ("denied",), "failure",
+    _e("sequence_fail", "critical", "web", ("info",), "failure",
        "application flow out of sequence"),
     # Session management [SESSION]
     _e("session_created", "info", "session", ("start",), "success", "session created"),
@@ -176,19 +176,19 @@ _VOCABULARY: tuple[EventSpec, ...] = (
     # secmon extensions: only where OWASP has no name.
     _e("secmon_app_exception", "error", "web", ("error",), "failure",
        "unhandled application exception"),
-    _e("secmon_internal_error", "error", "configuration", ("error",), "unknown",
+    _e("secmon_internal_error", "error", "configuration", ("info",), "unknown",
        "secmon internal error (the request was not affected)"),
     _e("secmon_audit_record", "info", "configuration", ("change",), "success",
        "audit record", audit=True),
-    _e("secmon_distributed_brute_force", "warning", "intrusion_detection", ("indicator",),
+    _e("secmon_distributed_brute_force", "warning", "intrusion_detection", ("info",),
        "failure", "many addresses failing logins for one account",
        also=("authentication",), detection=True),
-    _e("secmon_credential_stuffing", "critical", "intrusion_detection", ("indicator",),
+    _e("secmon_credential_stuffing", "critical", "intrusion_detection", ("info",),
        "failure", "many accounts failing logins from one network",
        also=("authentication",), detection=True),
-    _e("secmon_privilege_probe", "critical", "intrusion_detection", ("indicator",),
+    _e("secmon_privilege_probe", "critical", "intrusion_detection", ("info",),
        "failure", "repeated access denials for one user", also=("iam",), detection=True),
-    _e("secmon_excess_429", "warning", "intrusion_detection", ("indicator",), "failure",
+    _e("secmon_excess_429", "warning", "intrusion_detection", ("info",), "failure",
        "repeated rate-limit hits from one address", also=("web",), detection=True),
 )
 
