@@ -221,21 +221,22 @@ def test_unwritable_file_output_is_counted_and_reported_once(
                                          {"type": "file", "path": str(tmp_path / "ok.log")}])
     for _ in range(5):
         secmon.emit("authz_fail")
-    # Five events, plus the internal-error report that this output also failed to take.
-    assert pipeline.stats()["errors.output.s.log"] == 6
+    pipeline.flush()
+    # The output degrades: five events, plus the degraded report it also failed to take.
+    assert pipeline.stats()["output.s.log.dropped"] == 6
     err = capfd.readouterr().err
-    assert err.count("secmon: output.s.log failed") == 1
-    # The healthy output got everything, plus one internal-error report.
+    assert err.count("secmon: output s.log cannot write") == 1
+    # The healthy output got everything, plus one sys_monitor_disabled report.
     types = [e["event_type"] for e in read_lines(tmp_path / "ok.log")]
     assert types.count("authz_fail") == 5
-    assert types.count("secmon_internal_error") == 1
+    assert types.count("sys_monitor_disabled") == 1
 
 
 def test_disk_full_is_contained(capfd: pytest.CaptureFixture[str]) -> None:
     pipeline = secmon.configure(outputs=[{"type": "file", "path": "/dev/full"}])
     secmon.emit("authz_fail")
     secmon.emit("authz_fail")
-    assert pipeline.stats()["errors"] >= 2
+    assert pipeline.stats()["output.full.dropped"] >= 2
     assert "No space left" in capfd.readouterr().err
 
 

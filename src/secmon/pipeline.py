@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict
 
 from . import context as _context
 from . import outputs as _outputs
@@ -56,6 +57,8 @@ class Pipeline:
         self.outputs = [
             _outputs.build(f"OUTPUTS[{index}]", spec, settings) for index, spec in enumerate(specs)
         ]
+        for output in self.outputs:
+            output.attach(self)
         from .detect import build_engine
         from .integrity import build_signer
 
@@ -113,7 +116,7 @@ class Pipeline:
 
     # -- processors (structlog signature: logger, method_name, event_dict) --------------
 
-    def _build_event(self, _: Any, method_name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def _build_event(self, _: Any, method_name: str, raw: EventDict) -> EventDict:
         spec: EventSpec = raw.pop("_spec")
         audit = raw.pop("_audit", spec.audit)
         message = raw.pop("event", None)
@@ -143,14 +146,14 @@ class Pipeline:
         event["_spec"], event["_audit"] = spec, audit
         return event
 
-    def _sanitize(self, _: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    def _sanitize(self, _: Any, __: str, event: EventDict) -> EventDict:
         spec = event.pop("_spec", None)
         audit = event.pop("_audit", False)
         clean = self.redactor.sanitize_mapping(event)
         clean["_spec"], clean["_audit"] = spec, audit
         return clean
 
-    def _finish(self, _: Any, __: str, event: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _finish(self, _: Any, __: str, event: EventDict) -> tuple[tuple[Any, ...], dict[str, Any]]:
         spec = event.pop("_spec")
         audit = event.pop("_audit")
         if not event.get("event"):
@@ -160,7 +163,8 @@ class Pipeline:
     # -- helpers ------------------------------------------------------------------------
 
     def hash_username(self, username: Any) -> str:
-        return hmac.new(self.hash_key, str(username).encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
+        data = str(username).encode("utf-8", "replace")
+        return hmac.new(self.hash_key, data, hashlib.sha256).hexdigest()[:16]
 
     def sanitize(self, obj: Any) -> Any:
         return self.redactor.sanitize(obj)
@@ -186,7 +190,7 @@ class Pipeline:
                 self.emit("secmon_internal_error", component=where, error=detail)
             finally:
                 _local.reporting = False
-        except Exception:
+        except Exception:  # noqa: S110 - the error reporter itself must never raise
             pass
 
     def _sanitize_failed(self, where: str, exc: BaseException) -> None:

@@ -43,7 +43,8 @@ class EventFilter:
         level = spec.get("min_level", "info")
         level = "warning" if level == "warn" else level
         if level not in LEVELS:
-            raise ConfigError(f"{key}.min_level", f"expected one of {', '.join(LEVELS)}, got {level!r}")
+            allowed = ", ".join(LEVELS)
+            raise ConfigError(f"{key}.min_level", f"expected one of {allowed}, got {level!r}")
         return cls(frozenset(categories), LEVEL_RANK[level], frozenset(event_types))
 
 
@@ -81,6 +82,9 @@ class Output:
 
     def write(self, line: bytes) -> None:
         raise NotImplementedError
+
+    def attach(self, pipeline: Pipeline) -> None:
+        """Called once by the pipeline that owns this output (e.g. to report an outage)."""
 
     def flush(self, timeout: float | None = None) -> None:
         """Deliver what is buffered, waiting at most ``timeout`` seconds."""

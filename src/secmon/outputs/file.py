@@ -1,56 +1,439 @@
-"""File output: JSON lines appended with one ``write`` per event (O_APPEND keeps lines whole)."""
+"""File output: whole JSON lines from many processes, rotated, compressed and expired by class.
+
+Each event is one ``write`` on an ``O_APPEND`` descriptor, so lines from several threads
+or processes never tear or interleave. With rotation configured, writers share a lock
+file (``<log>.lock``, ``flock``): each write holds it shared, and the one writer that
+finds the file due rotates it holding it exclusively. A writer always checks, under the
+shared lock, that its descriptor is still the file at the log's path and reopens it if
+another process rotated meanwhile; so no line ever lands in a file already rotated, and
+rotated files can be compressed and deleted safely.
+
+Rotated files are named ``<log>.<UTC time of rotation>`` (``audit.log.20260301T000000.000000Z``),
+plus ``.gz`` once compressed; their names sort in rotation order.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import gzip
 import os
+import re
+import shutil
 import threading
-from collections.abc import Mapping
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
+from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
+from ..events import AUDIT
+from ..integrity import CheckpointFile
 from .base import Output, common_options
+from .health import OutputHealth
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..pipeline import Pipeline
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+# Retention by log class, in days: the OWASP Logging Cheat Sheet's usual defaults.
+RETENTION_DAYS: dict[str, float] = {"security": 90, "audit": 365, "application": 30, "debug": 7}
+MAX_RETENTION_DAYS = 100 * 366
+INTERVALS: dict[str, int] = {"hourly": 3600, "daily": 86400, "midnight": 86400, "weekly": 604800}
+# Epoch day 0 was a Thursday; weeks start on Monday.
+_WEEK_OFFSET = 4 * 86400
+HOUSEKEEPING_EVERY = 3600.0
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+_ROTATED = re.compile(
+    r"^(?P<base>.+)\.(?P<stamp>\d{8}T\d{6}\.\d{6}Z)(?:-(?P<n>\d+))?(?P<gz>\.gz)?$"
+)
+_NUMBERED = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,4})(?P<gz>\.gz)?$")
+_TMP = re.compile(r"^.+\.gz\.\d+\.[0-9a-f]+\.tmp$")
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+_live: weakref.WeakSet[FileOutput] = weakref.WeakSet()
 
 
 class FileOutput(Output):
     type_name = "file"
 
-    def __init__(self, path: Path, mode: int = 0o640, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: Path,
+        mode: int = 0o640,
+        *,
+        max_bytes: int | None = None,
+        when: int | None = None,
+        compress: bool = True,
+        retention_days: float | None = None,
+        backup_count: int | None = None,
+        log_class: str = "security",
+        checkpoints: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.path = path
         self.mode = mode
-        self._fd: int | None = None
+        self.max_bytes = max_bytes
+        self.when = when
+        self.compress = compress
+        self.log_class = log_class
+        self.retention_days = (
+            retention_days if retention_days is not None else RETENTION_DAYS[log_class]
+        )
+        self.backup_count = backup_count
+        self.clock = clock
+        self.checkpoint_sink = CheckpointFile(checkpoints, mode) if checkpoints else None
+        self.health = OutputHealth(self.name, str(path))
+        self.counters = {"written": 0, "rotations": 0, "expired": 0}
         self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+        self._lock_fd: int | None = None
+        self._pid = os.getpid()
+        self._torn = False
+        self._housekeeper: threading.Thread | None = None
+        self._housekeeping_due = False
+        self._housekeeping_lock = threading.Lock()
+        self._last_housekeeping: float | None = None
+        _live.add(self)
 
-    def _open(self) -> int:
-        with self._lock:
-            if self._fd is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, _FLAGS, self.mode)
-            return self._fd
+    @property
+    def rotating(self) -> bool:
+        return self.max_bytes is not None or self.when is not None
+
+    def attach(self, pipeline: Pipeline) -> None:
+        self.health.pipeline = pipeline
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def handle(self, event: dict[str, Any], rendered: dict[int, bytes]) -> None:
+        key = id(self.render)
+        line = rendered.get(key)
+        if line is None:
+            line = rendered[key] = self.render(event)
+        self._deliver(line, event)
 
     def write(self, line: bytes) -> None:
-        fd = self._fd if self._fd is not None else self._open()
-        data = line + b"\n"
+        self._deliver(line, None)
+
+    def _deliver(self, line: bytes, event: Mapping[str, Any] | None) -> None:
+        health = self.health
+        with self._lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            if health.degraded and not health.retry_due():
+                health.skipped(event)
+                return
+            try:
+                self._append(line + b"\n")
+            except OSError as exc:
+                health.failed(exc, event)
+                return
+            self.counters["written"] += 1
+        if health.degraded:
+            health.recovered()
+        if self.rotating and self._housekeeping_needed():
+            self._schedule_housekeeping()
+
+    def _append(self, data: bytes) -> None:
+        if self._torn:
+            # The last write was cut short (disk full): end that fragment on its own line.
+            data = b"\n" + data
+        if not self.rotating:
+            fd, _ = self._current()
+            self._write_all(fd, data)
+            return
+        lock_fd = self._lock_file()
+        fcntl.flock(lock_fd, fcntl.LOCK_SH)
+        try:
+            fd, st = self._current()
+            if self._due(st, len(data)):
+                # Not atomic (flock drops the shared lock first), so check again once exclusive.
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                fd, st = self._current()
+                if self._due(st, len(data)):
+                    self._rotate()
+                    fd, st = self._current()
+                fcntl.flock(lock_fd, fcntl.LOCK_SH)
+            self._write_all(fd, data)
+        finally:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def _write_all(self, fd: int, data: bytes) -> None:
         written = os.write(fd, data)
         if written != len(data):
-            # A short write on a regular file means the disk is full; the rest cannot follow
-            # without tearing the line for other writers, so report it.
-            raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+            self._torn = written > 0 or self._torn
+            raise OSError(errno.ENOSPC, f"No space left on device (wrote {written} of "
+                                        f"{len(data)} bytes)")
+        self._torn = False
+
+    def _current(self) -> tuple[int, os.stat_result]:
+        """The descriptor of the file now at ``path`` (reopened if it was rotated or removed)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        if self._fd is None or st is None or (st.st_dev, st.st_ino) != self._ident:
+            self._reopen()
+            assert self._fd is not None
+            st = os.fstat(self._fd)
+        assert self._fd is not None
+        return self._fd, st
+
+    def _reopen(self) -> None:
+        self._close_fd()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, _FLAGS, self.mode)
+        st = os.fstat(fd)
+        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
+        if self.rotating and self._last_housekeeping is None:
+            self._last_housekeeping = self.clock()
+            self._schedule_housekeeping()
+
+    def _lock_file(self) -> int:
+        if self._lock_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock_path = self.path.with_name(self.path.name + ".lock")
+            self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                                    self.mode)
+        return self._lock_fd
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def _due(self, st: os.stat_result, incoming: int) -> bool:
+        if st.st_size == 0:
+            return False
+        if self.max_bytes is not None and st.st_size + incoming > self.max_bytes:
+            return True
+        return self.when is not None and self._period(st.st_mtime) < self._period(self.clock())
+
+    def _period(self, moment: float) -> int:
+        assert self.when is not None
+        if self.when == INTERVALS["weekly"]:
+            return int((moment - _WEEK_OFFSET) // self.when)
+        return int(moment // self.when)
+
+    def _rotate(self) -> None:
+        stamp = datetime.fromtimestamp(self.clock(), timezone.utc).strftime(_STAMP)
+        target = self.path.with_name(f"{self.path.name}.{stamp}")
+        number = 0
+        while target.exists() or target.with_name(target.name + ".gz").exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.name}.{stamp}-{number}")
+        os.rename(self.path, target)
+        self._close_fd()
+        self.counters["rotations"] += 1
+        self._schedule_housekeeping()
+
+    def rotated_files(self) -> list[Path]:
+        """This log's rotated files, oldest first."""
+        try:
+            names = os.listdir(self.path.parent)
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            match = _ROTATED.match(name)
+            if match and match["base"] == self.path.name:
+                found.append((match["stamp"], int(match["n"] or 0), self.path.parent / name))
+        return [path for _, _, path in sorted(found)]
+
+    # -- housekeeping: compression and retention, off the request path ---------------------
+
+    def _housekeeping_needed(self) -> bool:
+        last = self._last_housekeeping
+        return last is not None and self.clock() - last >= HOUSEKEEPING_EVERY
+
+    def _schedule_housekeeping(self) -> None:
+        with self._housekeeping_lock:
+            self._last_housekeeping = self.clock()
+            self._housekeeping_due = True
+            thread = self._housekeeper
+            if thread is not None and thread.is_alive():
+                return
+            self._housekeeper = threading.Thread(
+                target=self._housekeeping_loop, name=f"secmon-{self.name}-housekeeping",
+                daemon=True,
+            )
+            self._housekeeper.start()
+
+    def _housekeeping_loop(self) -> None:
+        while True:
+            with self._housekeeping_lock:
+                if not self._housekeeping_due:
+                    return
+                self._housekeeping_due = False
+            try:
+                self.housekeep()
+            except Exception as exc:
+                pipeline = self.health.pipeline
+                if pipeline is not None:
+                    pipeline.report_error(f"output.{self.name}.housekeeping", exc)
+
+    def housekeep(self) -> None:
+        """Compress rotated files, then delete those past retention or beyond ``backup_count``.
+
+        Safe to run in several processes at once: each step is a rename or an unlink of a
+        file no writer uses any more.
+        """
+        now = self.clock()
+        self._remove_stale_temporaries(now)
+        if self.compress:
+            for path in self.rotated_files():
+                if path.suffix != ".gz":
+                    _compress(path, self.mode)
+        rotated = self.rotated_files()
+        horizon = now - self.retention_days * 86400
+        keep = len(rotated) if self.backup_count is None else self.backup_count
+        for index, path in enumerate(rotated):
+            try:
+                expired = path.stat().st_mtime < horizon
+            except FileNotFoundError:
+                continue
+            if expired or index < len(rotated) - keep:
+                try:
+                    path.unlink()
+                    self.counters["expired"] += 1
+                except FileNotFoundError:
+                    pass
+
+    def _remove_stale_temporaries(self, now: float) -> None:
+        prefix = self.path.name + "."
+        try:
+            names = os.listdir(self.path.parent)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(prefix) and _TMP.match(name):
+                stale = self.path.parent / name
+                try:
+                    if now - stale.stat().st_mtime > 3600:
+                        stale.unlink()
+                except FileNotFoundError:
+                    pass
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _after_fork(self) -> None:
+        # The lock file description is shared with the parent: its flock would be too.
+        self._pid = os.getpid()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self._housekeeper = None
+        self.health.after_fork()
+
+    def _reset_locks_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._housekeeping_lock = threading.Lock()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            fd, self._fd, self._ident = self._fd, None, None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.health.join(timeout)
 
     def close(self) -> None:
+        self.health.join(2.0)
+        thread = self._housekeeper
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            thread.join(timeout=5.0)  # what is left, the next housekeeping finishes
         with self._lock:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
+            self._close_fd()
+            if self._lock_fd is not None:
                 try:
-                    os.close(fd)
+                    os.close(self._lock_fd)
                 except OSError:
                     pass
+                self._lock_fd = None
+
+    def stats(self) -> dict[str, int]:
+        return {**self.counters, "dropped": self.health.dropped, "outages": self.health.outages,
+                "degraded": int(self.health.degraded)}
+
+
+def _reset_after_fork() -> None:
+    for output in list(_live):
+        output._reset_locks_after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _compress(path: Path, mode: int) -> None:
+    """``path`` -> ``path.gz`` via a temporary file; the original goes once the copy is whole."""
+    target = path.with_name(path.name + ".gz")
+    temporary = path.with_name(f"{path.name}.gz.{os.getpid()}.{token_hex(4)}.tmp")
+    try:
+        source = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return  # another process compressed it first
+    try:
+        with source, open(temporary, "wb") as raw:
+            os.chmod(temporary, mode)
+            with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as packed:
+                shutil.copyfileobj(source, packed, 1 << 20)
+            raw.flush()
+            os.fsync(raw.fileno())
+        stat = path.stat()
+        os.utime(temporary, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.replace(temporary, target)
+    except FileNotFoundError:
+        temporary.unlink(missing_ok=True)
+        return
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    path.unlink(missing_ok=True)
+
+
+# -- finding a log's files again (for `secmon verify` and friends) ----------------------------
+
+
+def log_family(path: Path) -> tuple[Path, tuple[int, str, int]]:
+    """(the live log a file belongs to, its place in rotation order: oldest first).
+
+    Knows secmon's own rotated names and logrotate's numbered ones (``.1`` is the newest).
+    """
+    name = path.name
+    match = _ROTATED.match(name)
+    if match:
+        return path.with_name(match["base"]), (1, match["stamp"], int(match["n"] or 0))
+    match = _NUMBERED.match(name)
+    if match:
+        return path.with_name(match["base"]), (0, "", -int(match["n"]))
+    if name.endswith(".gz"):
+        return path.with_name(name[:-3]), (1, "~", 0)
+    return path, (2, "", 0)
+
+
+def checkpoint_path_for(log: Path) -> Path:
+    """Where an audit log's checkpoints go by default: ``audit.log`` -> ``audit.checkpoints``."""
+    if log.suffix:
+        return log.with_suffix(".checkpoints")
+    return log.with_name(log.name + ".checkpoints")
+
+
+def sort_in_rotation_order(paths: Iterable[Path]) -> list[Path]:
+    return sorted(paths, key=lambda p: log_family(p)[1])
+
+
+# -- building from settings -------------------------------------------------------------------
+
+_KEYS = ("path", "mode", "max_bytes", "when", "compress", "retention_days", "backup_count",
+         "log_class", "checkpoints")
 
 
 def resolve_path(key: str, value: Any, settings: Settings) -> Path:
@@ -66,10 +449,73 @@ def resolve_path(key: str, value: Any, settings: Settings) -> Path:
 
 
 def build(key: str, spec: Mapping[str, Any], settings: Settings) -> FileOutput:
-    name, renderer, accepts = common_options(key, spec, settings, ("path", "mode"))
+    _, renderer, accepts = common_options(key, spec, settings, _KEYS)
     path = resolve_path(key, spec.get("path"), settings)
     mode = spec.get("mode", 0o640)
     if not isinstance(mode, int) or not 0 <= mode <= 0o777:
         raise ConfigError(f"{key}.mode", "expected a permission mode such as 0o640")
-    return FileOutput(path=path, mode=mode, name=spec.get("name") or path.name,
-                      renderer=renderer, accepts=accepts)
+    max_bytes = _size(f"{key}.max_bytes", spec.get("max_bytes"))
+    when = _interval(f"{key}.when", spec.get("when"))
+    if (max_bytes or when) and path.exists() and not path.is_file():
+        raise ConfigError(f"{key}.path", f"{path} is not a regular file; it cannot be rotated")
+    audit_only = accepts.categories == frozenset({AUDIT})
+    log_class = spec.get("log_class", "audit" if audit_only else "security")
+    if log_class not in RETENTION_DAYS:
+        raise ConfigError(f"{key}.log_class", f"expected one of {', '.join(RETENTION_DAYS)}, "
+                                              f"got {log_class!r}")
+    retention = spec.get("retention_days")
+    if retention is not None and (
+        isinstance(retention, bool) or not isinstance(retention, (int, float))
+        or not 0 < retention <= MAX_RETENTION_DAYS
+    ):
+        raise ConfigError(f"{key}.retention_days",
+                          f"expected a number of days between 1 and {MAX_RETENTION_DAYS}")
+    backup_count = spec.get("backup_count")
+    if backup_count is not None and (
+        isinstance(backup_count, bool) or not isinstance(backup_count, int) or backup_count < 0
+    ):
+        raise ConfigError(f"{key}.backup_count", "expected a whole number of files (0 or more)")
+    compress = spec.get("compress", True)
+    if not isinstance(compress, bool):
+        raise ConfigError(f"{key}.compress", "expected true or false")
+    checkpoints = _checkpoints(f"{key}.checkpoints", spec.get("checkpoints"), path, audit_only)
+    return FileOutput(
+        path=path, mode=mode, max_bytes=max_bytes, when=when, compress=compress,
+        retention_days=retention, backup_count=backup_count, log_class=log_class,
+        checkpoints=checkpoints, name=spec.get("name") or path.name, renderer=renderer,
+        accepts=accepts,
+    )
+
+
+def _size(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*", value, re.IGNORECASE)
+        if match and float(match[1]) > 0:
+            return max(1, int(float(match[1]) * _UNITS[match[2].lower()]))
+    raise ConfigError(key, f"expected a size in bytes such as 10485760 or '10MB', got {value!r}")
+
+
+def _interval(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in INTERVALS:
+        return INTERVALS[value.strip().lower()]
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ConfigError(key, f"expected one of {', '.join(INTERVALS)} or a number of seconds, "
+                           f"got {value!r}")
+
+
+def _checkpoints(key: str, value: Any, path: Path, audit_only: bool) -> Path | None:
+    if value is None:
+        return checkpoint_path_for(path) if audit_only else None
+    if value is False:
+        return None
+    if isinstance(value, (str, os.PathLike)) and str(value):
+        given = Path(value)
+        return given if given.is_absolute() else path.parent / given
+    raise ConfigError(key, "expected a file path, or false for none")
