@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.checks import registry
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+KEY = "0123456789abcdef0123456789abcdef0123456789abcdef"
+BASE = settings.MIDDLEWARE
+
+
+def _ids(**overrides: object) -> list[str]:
+    with override_settings(**overrides):
+        return sorted(m.id for m in registry.run_checks(tags=["secmon"]))
+
+
+def test_a_good_setup_passes(tmp_path: Path) -> None:
+    assert _ids(SECMON={"AUDIT_KEY": KEY, "LOG_DIR": tmp_path / "logs"}) == []
+
+
+def test_missing_middleware(tmp_path: Path) -> None:
+    middleware = [m for m in BASE if not m.startswith("secmon.")]
+    assert _ids(MIDDLEWARE=middleware, SECMON={"AUDIT_KEY": KEY, "LOG_DIR": tmp_path}) == [
+        "secmon.E001"]
+
+
+def test_middleware_before_authentication(tmp_path: Path) -> None:
+    middleware = ["secmon.django.SecurityMiddleware",
+                  *(m for m in BASE if not m.startswith("secmon."))]
+    assert _ids(MIDDLEWARE=middleware, SECMON={"AUDIT_KEY": KEY, "LOG_DIR": tmp_path}) == [
+        "secmon.E002"]
+
+
+def test_a_subclass_of_the_middleware_counts(tmp_path: Path) -> None:
+    middleware = [m.replace("secmon.django.SecurityMiddleware",
+                            "secmon.django.middleware.SecurityMiddleware") for m in BASE]
+    assert _ids(MIDDLEWARE=middleware, SECMON={"AUDIT_KEY": KEY, "LOG_DIR": tmp_path}) == []
+
+
+@pytest.mark.parametrize(
+    ("secmon", "expected"),
+    [
+        ({}, ["secmon.W004", "secmon.W006"]),
+        ({"ENVIRONMENT": "development", "AUDIT_KEY": "short"}, ["secmon.W005", "secmon.W006"]),
+        ({"AUDIT_KEY": "a" * 40, "OUTPUTS": ["stdout"]}, ["secmon.W005"]),
+    ],
+)
+def test_audit_key_and_outputs_in_production(secmon: dict[str, object],
+                                             expected: list[str]) -> None:
+    assert _ids(SECMON=secmon) == expected
+    assert _ids(SECMON=secmon, DEBUG=True) == []
+
+
+def test_log_dir_that_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert _ids(SECMON={"AUDIT_KEY": KEY, "LOG_DIR": blocker}) == ["secmon.E007"]
+    assert _ids(SECMON={"AUDIT_KEY": KEY, "LOG_DIR": blocker / "logs"}) == ["secmon.E007"]
+
+
+def test_invalid_settings(tmp_path: Path) -> None:
+    assert _ids(SECMON={"LOG_DIRR": tmp_path}) == ["secmon.E003"]
+
+
+def test_manage_py_check_fails_on_errors() -> None:
+    middleware = [m for m in BASE if not m.startswith("secmon.")]
+    with override_settings(MIDDLEWARE=middleware), pytest.raises(
+        SystemCheckError, match=r"secmon\.E001"
+    ):
+        call_command("check", tags=["secmon"])
