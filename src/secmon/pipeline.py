@@ -33,6 +33,7 @@ _STDLIB_LEVELS = {
 captures: list[list[dict[str, Any]]] = []
 
 _local = threading.local()
+_USERNAME_CACHE_SIZE = 4096
 
 
 def utc_timestamp() -> str:
@@ -53,6 +54,8 @@ class Pipeline:
         self._reported: set[tuple[str, str]] = set()
         self.redactor = Redactor.from_settings(settings, on_error=self._sanitize_failed)
         self.hash_key = _hash_key(settings)
+        self._username_hmac = hmac.new(self.hash_key, digestmod=hashlib.sha256)
+        self._username_hashes: dict[str, str] = {}
         specs = settings.outputs or _outputs.default_specs(settings)
         self.outputs = [
             _outputs.build(f"OUTPUTS[{index}]", spec, settings) for index, spec in enumerate(specs)
@@ -163,8 +166,19 @@ class Pipeline:
     # -- helpers ------------------------------------------------------------------------
 
     def hash_username(self, username: Any) -> str:
-        data = str(username).encode("utf-8", "replace")
-        return hmac.new(self.hash_key, data, hashlib.sha256).hexdigest()[:16]
+        """The keyed hash that stands for a username (16 hex chars; stable across workers)."""
+        text = str(username)
+        cached = self._username_hashes.get(text)
+        if cached is not None:
+            return cached
+        mac = self._username_hmac.copy()
+        mac.update(text.encode("utf-8", "replace"))
+        digest = mac.hexdigest()[:16]
+        if len(self._username_hashes) >= _USERNAME_CACHE_SIZE:
+            # A stuffing run brings millions of usernames: start over rather than grow.
+            self._username_hashes.clear()
+        self._username_hashes[text] = digest
+        return digest
 
     def sanitize(self, obj: Any) -> Any:
         return self.redactor.sanitize(obj)

@@ -22,9 +22,10 @@ _BUILDERS: dict[str, str] = {
     "logging": "logging_bridge:build",
     "syslog": "syslog:build",
     "postgres": "postgres:build",
-    "webhook": "alerts:build_webhook",
-    "slack": "alerts:build_slack",
-    "pagerduty": "alerts:build_pagerduty",
+    # Alert destinations take Alerts, not events: they are configured in ALERTS.
+    "webhook": "alerts:not_an_output",
+    "slack": "alerts:not_an_output",
+    "pagerduty": "alerts:not_an_output",
 }
 
 
@@ -45,11 +46,13 @@ def build(key: str, spec: Mapping[str, Any], settings: Settings) -> Output:
 
 
 def default_specs(settings: Settings) -> tuple[Mapping[str, Any], ...]:
-    """Without OUTPUTS: security.log + audit.log in LOG_DIR, or stdout."""
+    """Without OUTPUTS: security.log + audit.log in LOG_DIR, rotated daily and expired by
+    class (90 and 365 days); or stdout."""
     if settings.log_dir is not None:
         return (
-            {"type": "file", "path": "security.log", "name": "security"},
-            {"type": "file", "path": "audit.log", "name": "audit", "categories": ["audit"]},
+            {"type": "file", "path": "security.log", "name": "security", "when": "midnight"},
+            {"type": "file", "path": "audit.log", "name": "audit", "categories": ["audit"],
+             "when": "midnight"},
         )
     return ({"type": "stdout"},)
 
