@@ -25,6 +25,7 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
+        self.problem = problem
         super().__init__(f"secmon setting {key}: {problem}")
 
 
@@ -240,12 +241,12 @@ class Settings:
     client_ip_header: str = "x-forwarded-for"
     upload_max_bytes: int = 10 * 1024 * 1024
     # Detection and state.
-    state_backend: str = "memory://"
+    state_backend: str = field(default="memory://", repr=False)  # may hold a password
     state_timeout: float = 0.05
     state_memory_max_keys: int = 100_000
     detection: Mapping[str, Any] = field(default_factory=dict)
     alert_throttle: float = 600.0
-    alerts: tuple[Mapping[str, Any], ...] = ()
+    alerts: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)  # URLs are secrets
     geoip_database: Path | None = None
     geo_resolver: Any = None
     lockout_hook: Any = None
@@ -279,7 +280,8 @@ class Settings:
                 raw[_normalize(name)] = (name, value)
         for origin in (source or {}, kwargs):
             if not isinstance(origin, Mapping):
-                raise ConfigError("SECMON", f"expected a dict of settings, got {type(origin).__name__}")
+                kind = type(origin).__name__
+                raise ConfigError("SECMON", f"expected a dict of settings, got {kind}")
             for name, value in origin.items():
                 if not isinstance(name, str):
                     raise ConfigError(repr(name), "setting names must be strings")
@@ -328,11 +330,19 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in _SECRET_FIELDS:
                 value = "(set)" if value else "(not set)"
+            elif f.name == "state_backend":
+                value = re.sub(r"//[^/@]*@", "//(credentials)@", value)
+            elif f.name == "alerts":
+                value = tuple(
+                    {k: "(set)" if k in _ALERT_SECRETS else v for k, v in spec.items()}
+                    for spec in value
+                )
             shown[f.name.upper()] = value
         return shown
 
 
 _SECRET_FIELDS = {"hash_key", "audit_key", "audit_keys"}
+_ALERT_SECRETS = {"url", "routing_key", "secret"}
 
 
 def _normalize(name: str) -> str:

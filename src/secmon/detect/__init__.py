@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .alert import Alert
+from .geo import Location
+
 if TYPE_CHECKING:
     from ..config import Settings
     from ..events import EventSpec
@@ -23,4 +26,10 @@ class Engine(Protocol):
 
 
 def build_engine(settings: Settings, pipeline: Pipeline) -> Engine | None:
-    return None
+    """The engine for ``DETECTION`` / ``STATE_BACKEND`` / ``ALERTS``; None if every rule is off."""
+    from .engine import build
+
+    return build(settings, pipeline)
+
+
+__all__ = ["Alert", "Engine", "Location", "build_engine"]
