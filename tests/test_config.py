@@ -88,7 +88,8 @@ def test_unknown_setting_suggests_the_right_one() -> None:
 
 
 def test_short_audit_key_is_allowed_outside_production() -> None:
-    assert Settings.build({"AUDIT_KEY": "short", "ENVIRONMENT": "test"}, env={}).audit_key == b"short"
+    settings = Settings.build({"AUDIT_KEY": "short", "ENVIRONMENT": "test"}, env={})
+    assert settings.audit_key == b"short"
 
 
 def test_settings_are_immutable() -> None:

@@ -18,7 +18,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 @lru_cache(maxsize=4096)
 def parse_ip(text: str) -> IPAddress | None:
-    """An address from one hop: ``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``"[::1]"``; else None."""
+    """The address in one hop (``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``"[::1]"``), or None."""
     value = text.strip().strip('"').strip()
     if not value or len(value) > 64:
         return None

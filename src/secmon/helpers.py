@@ -80,5 +80,7 @@ def audit(
              _audit=True, **fields)
 
 
-def sensitive_read(resource_type: str | None = None, resource_id: Any = None, **fields: Any) -> None:
+def sensitive_read(
+    resource_type: str | None = None, resource_id: Any = None, **fields: Any
+) -> None:
     emit("sensitive_read", resource_type=resource_type, resource_id=resource_id, **fields)

@@ -152,7 +152,9 @@ def inspect_upload(
     if len(extensions) >= 2 and any(ext in EXECUTABLE_EXTENSIONS for ext in extensions[:-1]):
         problems.append("double_extension")
     if detected is not None:
-        by_extension = _norm_type(mimetypes.guess_type(f"x.{extensions[-1]}")[0]) if extensions else None
+        by_extension = (
+            _norm_type(mimetypes.guess_type(f"x.{extensions[-1]}")[0]) if extensions else None
+        )
         if (declared is not None and not _same_kind(declared, detected)) or (
             by_extension is not None and not _same_kind(by_extension, detected)
         ):

@@ -17,6 +17,11 @@ STATUS_EVENTS: dict[int, tuple[str, str]] = {
     422: ("input_validation_fail", "unprocessable"),
     429: ("excess_rate_limit_exceeded", "rate_limited"),
 }
+# status -> event types that already tell what the status says (a login failure's 400/401).
+STATUS_COVERED_BY: dict[int, frozenset[str]] = {
+    400: frozenset({"authn_login_fail"}),
+    401: frozenset({"authn_login_fail"}),
+}
 MAX_FRAMES = 30
 
 
@@ -40,7 +45,10 @@ def report_status(status: int, **fields: Any) -> None:
         if mapping is None:
             return
         event_type, reason = mapping
-        if ctx is not None and event_type in ctx.emitted:
+        if ctx is not None and (
+            event_type in ctx.emitted
+            or not ctx.emitted.isdisjoint(STATUS_COVERED_BY.get(status, ()))
+        ):
             return
         fields.setdefault("reason", reason)
         pipeline.emit(event_type, status=status, **fields)

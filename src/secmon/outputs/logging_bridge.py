@@ -1,4 +1,4 @@
-"""Send events through the stdlib ``logging`` logger ``secmon`` for apps whose handlers live there."""
+"""Events through the stdlib ``logging`` logger ``secmon``, for apps whose handlers live there."""
 
 from __future__ import annotations
 
