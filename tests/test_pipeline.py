@@ -311,3 +311,12 @@ def test_any_text_renders_as_exactly_one_line(key: str, value: str, path: str, a
         assert "\n" not in text and "\r" not in text
         assert _raw_controls(text) == []
     assert len(lines) == 1
+
+
+def test_detection_sees_events_below_the_minimum_level() -> None:
+    secmon.configure(outputs=["stderr"], min_level="critical")
+    with capture_events() as events:
+        for _ in range(10):
+            secmon.emit("authz_fail", user_id=7)
+    # The denials themselves are below MIN_LEVEL; the probe they add up to is not.
+    assert events.types() == ["secmon_privilege_probe"]

@@ -50,6 +50,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.min_rank = LEVEL_RANK[settings.min_level]
         self.counters: Counter[str] = Counter()
         self._reported: set[tuple[str, str]] = set()
         self.redactor = Redactor.from_settings(settings, on_error=self._sanitize_failed)
@@ -71,8 +72,9 @@ class Pipeline:
         self._logger: Any = structlog.wrap_logger(
             self._router,
             processors=[self._build_event, self._sanitize, self._finish],
+            # Detection needs every event, whatever MIN_LEVEL keeps out of the outputs.
             wrapper_class=structlog.make_filtering_bound_logger(
-                _STDLIB_LEVELS[settings.min_level]
+                logging.INFO if self.engine is not None else _STDLIB_LEVELS[settings.min_level]
             ),
             cache_logger_on_first_use=True,
         ).bind()
@@ -256,25 +258,29 @@ class _Router:
 
     def route(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
         pipeline = self.pipeline
-        signer = pipeline.signer
-        if audit and signer is not None:
-            # Sign and write under one lock so the file order is the chain order.
-            with signer.lock:
-                try:
-                    signer.sign(event)
-                except Exception as exc:
-                    pipeline.report_error("integrity", exc)
-                self._write(event, spec, audit)
-        else:
-            self._write(event, spec, audit)
-        for captured in captures:
-            captured.append(event)
+        if LEVEL_RANK[event["level"]] >= pipeline.min_rank:
+            self._deliver(event, spec, audit)
         pipeline.counters["events"] += 1
         if pipeline.engine is not None and not spec.detection:
             try:
                 pipeline.engine.observe(event, spec)
             except Exception as exc:
                 pipeline.report_error("detection", exc)
+
+    def _deliver(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
+        signer = self.pipeline.signer
+        if audit and signer is not None:
+            # Sign and write under one lock so the file order is the chain order.
+            with signer.lock:
+                try:
+                    signer.sign(event)
+                except Exception as exc:
+                    self.pipeline.report_error("integrity", exc)
+                self._write(event, spec, audit)
+        else:
+            self._write(event, spec, audit)
+        for captured in captures:
+            captured.append(event)
 
     def _write(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
         rendered: dict[int, bytes] = {}
