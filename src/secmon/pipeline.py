@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import structlog
@@ -34,10 +34,23 @@ captures: list[list[dict[str, Any]]] = []
 
 _local = threading.local()
 _USERNAME_CACHE_SIZE = 4096
+# Context fields secmon derived itself (parsed IP addresses): nothing in them to sanitize.
+_RESOLVED_FIELDS = frozenset({"source_ip", "peer_ip"})
 
 
 def utc_timestamp() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
+    """Now in UTC, ISO 8601 with microseconds and ``Z``; the seconds part is formatted once."""
+    global _stamp
+    now = time.time()
+    second = int(now)
+    stamp = _stamp
+    if stamp[0] != second:
+        # One tuple, swapped whole, so another thread never sees a half-updated pair.
+        stamp = _stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{stamp[1]}.{int((now - second) * 1_000_000):06d}Z"
+
+
+_stamp: tuple[int, str] = (-1, "")
 
 
 class Pipeline:
@@ -54,6 +67,7 @@ class Pipeline:
         self.counters: Counter[str] = Counter()
         self._reported: set[tuple[str, str]] = set()
         self.redactor = Redactor.from_settings(settings, on_error=self._sanitize_failed)
+        self._app = self.redactor.sanitize_str(settings.app_name)
         self.hash_key = _hash_key(settings)
         self._username_hmac = hmac.new(self.hash_key, digestmod=hashlib.sha256)
         self._username_hashes: dict[str, str] = {}
@@ -125,38 +139,46 @@ class Pipeline:
         spec: EventSpec = raw.pop("_spec")
         audit = raw.pop("_audit", spec.audit)
         message = raw.pop("event", None)
+        # What secmon made itself goes in as is; what came from the app or the request
+        # ("_body") is sanitized next, and overrides in place what it names again.
         event: dict[str, Any] = {
             "timestamp": utc_timestamp(),
             "level": method_name,
             "event_type": spec.name,
             "category": spec.category,
             "outcome": spec.outcome,
-            "event": message,
-            "app": self.settings.app_name,
+            "event": None,
+            "app": self._app,
         }
+        body: dict[str, Any] = {}
         ctx = _context._current.get()
         if ctx is not None:
-            event.update(ctx.fields(self.settings))
+            for key, value in ctx.fields(self.settings).items():
+                if key in _RESOLVED_FIELDS:
+                    event[key] = value
+                else:
+                    body[key] = value
+        if message is not None:
+            body["event"] = message
         for key, value in raw.items():
             # None means "not given": it must not blank out what the context knows.
             if value is not None:
-                event[key] = value
-        username = event.pop("username", None)
+                body[key] = value
+        username = body.pop("username", None)
         if username is not None and username != "":
             mode = self.settings.username_mode
             if mode == "plain":
-                event["username"] = username
+                body["username"] = username
             elif mode == "hash":
                 event["username_hash"] = self.hash_username(username)
-        event["_spec"], event["_audit"] = spec, audit
+        event["_spec"], event["_audit"], event["_body"] = spec, audit, body
         return event
 
     def _sanitize(self, _: Any, __: str, event: EventDict) -> EventDict:
-        spec = event.pop("_spec", None)
-        audit = event.pop("_audit", False)
-        clean = self.redactor.sanitize_mapping(event)
-        clean["_spec"], clean["_audit"] = spec, audit
-        return clean
+        body = event.pop("_body")
+        if body:
+            event.update(self.redactor.sanitize_mapping(body))
+        return event
 
     def _finish(self, _: Any, __: str, event: EventDict) -> tuple[tuple[Any, ...], dict[str, Any]]:
         spec = event.pop("_spec")
@@ -223,8 +245,6 @@ class Pipeline:
         return result
 
     def flush(self, timeout: float = 5.0) -> None:
-        import time
-
         deadline = time.monotonic() + timeout
         if self.engine is not None:
             self.engine.flush(max(0.0, deadline - time.monotonic()))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
+import mmap
 import os
 import re
 import shutil
@@ -57,6 +58,9 @@ _TMP = re.compile(r"^.+\.gz\.\d+\.[0-9a-f]+\.tmp$")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 _live: weakref.WeakSet[FileOutput] = weakref.WeakSet()
+# The lock file's first bytes: a rotation counter every writer of the log can read without
+# a system call.
+_GENERATION_BYTES = 8
 
 
 class FileOutput(Output):
@@ -96,6 +100,9 @@ class FileOutput(Output):
         self._fd: int | None = None
         self._ident: tuple[int, int] | None = None
         self._lock_fd: int | None = None
+        self._generation_map: mmap.mmap | None = None
+        self._generation = -1
+        self._recheck_at = 0.0
         self._pid = os.getpid()
         self._torn = False
         self._housekeeper: threading.Thread | None = None
@@ -153,18 +160,52 @@ class FileOutput(Output):
         lock_fd = self._lock_file()
         fcntl.flock(lock_fd, fcntl.LOCK_SH)
         try:
-            fd, st = self._current()
-            if self._due(st, len(data)):
-                # Not atomic (flock drops the shared lock first), so check again once exclusive.
-                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            known = self._fd
+            if known is not None and self._unchanged():
+                fd = known
+            else:
                 fd, st = self._current()
                 if self._due(st, len(data)):
-                    self._rotate()
+                    # Not atomic (flock drops the shared lock first): check again once exclusive.
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
                     fd, st = self._current()
-                fcntl.flock(lock_fd, fcntl.LOCK_SH)
+                    if self._due(st, len(data)):
+                        self._rotate()
+                        fd, st = self._current()
+                    fcntl.flock(lock_fd, fcntl.LOCK_SH)
+                self._checked()
             self._write_all(fd, data)
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def _unchanged(self) -> bool:
+        """Whether the last check still holds, so this write can skip the ``stat``.
+
+        Rotating writers share a generation counter in the lock file (bumped by whoever
+        rotates, under the exclusive lock). With size rotation every write checks the size;
+        with time rotation only a new period, another writer's rotation, or a second gone
+        by (someone else moved the file) sends a write back to ``stat``.
+        """
+        if self.max_bytes is not None or self._generation_map is None:
+            return False
+        return (
+            self._shared_generation() == self._generation and self.clock() < self._recheck_at
+        )
+
+    def _checked(self) -> None:
+        now = self.clock()
+        recheck = now + 1.0
+        if self.when is not None:
+            next_period = (self._period(now) + 1) * self.when
+            if self.when == INTERVALS["weekly"]:
+                next_period += _WEEK_OFFSET
+            recheck = min(recheck, next_period)
+        self._recheck_at = recheck
+        self._generation = self._shared_generation()
+
+    def _shared_generation(self) -> int:
+        shared = self._generation_map
+        return int.from_bytes(shared[:8], "little") if shared is not None else -1
 
     def _write_all(self, fd: int, data: bytes) -> None:
         written = os.write(fd, data)
@@ -201,8 +242,15 @@ class FileOutput(Output):
         if self._lock_fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             lock_path = self.path.with_name(self.path.name + ".lock")
-            self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
-                                    self.mode)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                         self.mode)
+            try:
+                if os.fstat(fd).st_size < _GENERATION_BYTES:
+                    os.ftruncate(fd, _GENERATION_BYTES)  # zeros; racing writers agree
+                self._generation_map = mmap.mmap(fd, _GENERATION_BYTES)
+            except (OSError, ValueError):
+                self._generation_map = None  # no shared counter: every write checks
+            self._lock_fd = fd
         return self._lock_fd
 
     # -- rotation ---------------------------------------------------------------------------
@@ -228,6 +276,9 @@ class FileOutput(Output):
             number += 1
             target = self.path.with_name(f"{self.path.name}.{stamp}-{number}")
         os.rename(self.path, target)
+        shared = self._generation_map
+        if shared is not None:
+            shared[:8] = (self._shared_generation() + 1).to_bytes(8, "little")
         self._close_fd()
         self.counters["rotations"] += 1
         self._schedule_housekeeping()
@@ -324,9 +375,7 @@ class FileOutput(Output):
     def _after_fork(self) -> None:
         # The lock file description is shared with the parent: its flock would be too.
         self._pid = os.getpid()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._release_lock_file()
         self._housekeeper = None
         self.health.after_fork()
 
@@ -352,12 +401,19 @@ class FileOutput(Output):
             thread.join(timeout=5.0)  # what is left, the next housekeeping finishes
         with self._lock:
             self._close_fd()
-            if self._lock_fd is not None:
-                try:
-                    os.close(self._lock_fd)
-                except OSError:
-                    pass
-                self._lock_fd = None
+            self._release_lock_file()
+
+    def _release_lock_file(self) -> None:
+        if self._generation_map is not None:
+            self._generation_map.close()
+            self._generation_map = None
+        self._generation = -1
+        if self._lock_fd is not None:
+            try:
+                os.close(self._lock_fd)
+            except OSError:
+                pass
+            self._lock_fd = None
 
     def stats(self) -> dict[str, int]:
         return {**self.counters, "dropped": self.health.dropped, "outages": self.health.outages,
