@@ -176,6 +176,49 @@ class RequestContext:
         self._fields = None
 
 
+_SLOTS = frozenset(RequestContext.__slots__)
+
+
+class LazyRequestContext(RequestContext):
+    """A :class:`RequestContext` over a framework's request, completed on first use.
+
+    Adapters subclass it and implement :meth:`resolve`. Creating one stores the
+    framework object (``source``) and the pipeline, nothing else, so a benign
+    request pays for two attribute stores. The first read of any other field
+    (an event, ``secmon.bind()``) lands in ``__getattr__`` (an unset slot) and
+    fills every field from ``resolve()``, keeping what was set before (a
+    status, ``set_user()``).
+    """
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: Any, pipeline: Pipeline | None = None) -> None:
+        self.source = source
+        self.pipeline = pipeline
+
+    def resolve(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`RequestContext` for ``source``."""
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot not set yet: every other lookup finds its value first.
+        if name not in _SLOTS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self._complete()
+        return object.__getattribute__(self, name)
+
+    def _complete(self) -> None:
+        try:
+            full = RequestContext(**self.resolve())
+        except Exception:  # a request object off its framework's spec: keep what we have
+            full = RequestContext()
+        for slot in _SLOTS:
+            try:
+                object.__getattribute__(self, slot)
+            except AttributeError:
+                object.__setattr__(self, slot, object.__getattribute__(full, slot))
+
+
 _current: ContextVar[RequestContext | None] = ContextVar("secmon_request", default=None)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.functional import SimpleLazyObject, empty
 
-from ..context import RequestContext, bind_request, current, reset_request
+from ..context import LazyRequestContext, RequestContext, bind_request, current, reset_request
 from ..web import STATUS_EVENTS
 
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
@@ -22,51 +22,25 @@ def meta_key(header: str) -> str:
     return _UNPREFIXED.get(header) or "HTTP_" + header.upper().replace("-", "_")
 
 
-class DjangoRequestContext(RequestContext):
-    """The context of one Django request, read from the request when an event first needs it.
+class DjangoRequestContext(LazyRequestContext):
+    """The context of one Django request, read from the request when an event first needs it."""
 
-    A request that emits nothing allocates this object and nothing more. The first read of
-    a context attribute that is not set yet (an unset slot of the base class lands in
-    ``__getattr__``) sets them all from the request, keeping any assigned before (a status).
-    """
+    __slots__ = ()
 
-    __slots__ = ("_request",)
-
-    def __init__(self, request: Any) -> None:  # the base __init__ runs on first use
-        self._request = request
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in _BASE_SLOTS:
-            raise AttributeError(name)
-        self._fill()
-        return object.__getattribute__(self, name)
-
-    def _fill(self) -> None:
-        assigned = {}
-        for slot in _BASE_SLOTS:
-            try:
-                assigned[slot] = object.__getattribute__(self, slot)
-            except AttributeError:
-                pass
-        request = self._request
+    def resolve(self) -> dict[str, Any]:
+        request = self.source
         meta = request.META
         match = getattr(request, "resolver_match", None)
-        RequestContext.__init__(
-            self,
-            method=request.method,
-            path=request.path,
-            query=meta.get("QUERY_STRING") or None,
-            peer=meta.get("REMOTE_ADDR"),
-            header=partial(_header, meta),
-            user_loader=partial(load_user, request),
-            host=meta.get("HTTP_HOST") or meta.get("SERVER_NAME"),
-            route=(match.route or None) if match is not None else None,
-        )
-        for slot, value in assigned.items():
-            object.__setattr__(self, slot, value)
-
-
-_BASE_SLOTS = frozenset(RequestContext.__slots__)
+        return {
+            "method": request.method,
+            "path": request.path,
+            "query": meta.get("QUERY_STRING") or None,
+            "peer": meta.get("REMOTE_ADDR"),
+            "header": partial(_header, meta),
+            "user_loader": partial(load_user, request),
+            "host": meta.get("HTTP_HOST") or meta.get("SERVER_NAME"),
+            "route": (match.route or None) if match is not None else None,
+        }
 
 
 def _header(meta: Any, name: str) -> str | None:
