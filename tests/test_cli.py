@@ -180,6 +180,15 @@ def test_report_command_writes_the_page(log: Path, tmp_path: Path) -> None:
     assert page.count('<svg class="chart"') == 4
 
 
+def test_report_without_the_report_extra(
+    log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    result = invoke("report", str(log), "-o", str(tmp_path / "r.html"))
+    one_line_error(result, 2, "pip install 'secmon[report]'")
+    assert not (tmp_path / "r.html").exists()
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -333,6 +333,13 @@ def report(files: tuple[str, ...], types: frozenset[str], since: str | None, unt
     Example:
       secmon report logs/security.log* logs/audit.log -o report.html
     """
+    try:
+        import jinja2  # noqa: F401
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise click.UsageError(
+            "secmon report draws with matplotlib and jinja2: pip install 'secmon[report]'"
+        ) from None
     from .report import write_report
 
     settings = _settings(settings_spec) if settings_spec else None
