@@ -7,6 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -55,3 +56,22 @@ def interleaved_ns(
                 fn()
             samples[name].append((time.perf_counter_ns() - start) / number)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def replace_section(path: Path, name: str, body: str, title: str = "# Benchmarks") -> None:
+    """Write ``body`` as the section ``name`` of ``path``, keeping the other sections.
+
+    `make bench` and `make load` each own one section of docs/benchmarks.md, between
+    ``<!-- name:begin -->`` and ``<!-- name:end -->``.
+    """
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else f"{title}\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

@@ -39,6 +39,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "secmon.django.SecurityMiddleware",  # after AuthenticationMiddleware
 ]
+if os.environ.get("DJANGO_SECMON", "1") == "0":  # the site without secmon, to compare (make load)
+    INSTALLED_APPS.remove("secmon.django")
+    MIDDLEWARE.remove("secmon.django.SecurityMiddleware")
 
 # secmon: security.log (every event) and audit.log (audit events, signed when
 # SECMON_AUDIT_KEY is set) in LOG_DIR. Other settings come from SECMON_* variables.

@@ -1,0 +1,1 @@
+"""Load and fault testing of the example projects under real servers (`make load`)."""
