@@ -254,6 +254,19 @@ class Pipeline:
             except Exception as exc:
                 self.report_error(f"output.{output.name}", exc)
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Checkpoint the audit chain and deliver what is queued; the pipeline stays usable.
+
+        For servers that end their workers without running ``atexit`` (uvicorn re-raises
+        SIGTERM once the app has shut down): adapters call this at the app's shutdown.
+        """
+        if self.signer is not None:
+            try:
+                self.signer.checkpoint("shutdown")
+            except Exception as exc:
+                self.report_error("integrity", exc)
+        self.flush(timeout)
+
     def close(self, timeout: float = 5.0) -> None:
         """Flush, write final checkpoints, release outputs. The pipeline must not be used after."""
         self.flush(timeout)

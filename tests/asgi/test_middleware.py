@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
@@ -286,9 +287,42 @@ def test_lifespan_and_unknown_scopes_pass_through_untouched(configured: Pipeline
                   {"type": "telepathy"}):
         asyncio.run(middleware(scope, receive, send))
         [(got_scope, got_receive, got_send)] = seen
-        assert got_scope is scope and got_receive is receive and got_send is send
+        assert got_scope is scope and got_receive is receive
+        # lifespan's send is watched for the shutdown (see below); nothing else is.
+        assert (got_send is send) == (scope["type"] != "lifespan")
         assert got_scope == dict(scope)
         seen.clear()
+
+
+def test_shutdown_checkpoints_the_audit_chain_before_the_server_exits(tmp_path: Path) -> None:
+    """uvicorn ends workers without atexit: the lifespan shutdown is secmon's last word."""
+    secmon.configure(log_dir=tmp_path, environment="test", audit_key="k" * 32)
+    secmon.emit("user_created", user_id=1)
+    checkpoints = tmp_path / "audit.checkpoints"
+    sent: list[dict[str, Any]] = []
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                assert not checkpoints.exists() or not checkpoints.read_text()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    asyncio.run(SecMonMiddleware(app)(scope, receive, send))
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    [checkpoint] = [orjson.loads(line) for line in checkpoints.read_bytes().splitlines()]
+    assert checkpoint["seq"] == 1
 
 
 def test_lifespan_of_a_starlette_app_runs(configured: Pipeline) -> None:

@@ -179,6 +179,31 @@ def test_a_writer_follows_a_rotation_by_another_process(tmp_path: Path) -> None:
     assert path.read_bytes().splitlines() == [b'{"n": 3}', b'{"n": 4}']
 
 
+def test_a_line_torn_by_one_writer_is_ended_by_the_next_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full: one process's write is cut short; another process writes next."""
+    path = tmp_path / "t.log"
+    first, second = _output(path, when="daily"), _output(path, when="daily")
+    first.write(b'{"n": 1}')
+    real_write = os.write
+
+    def short_write(fd: int, data: bytes) -> int:
+        return real_write(fd, data[: len(data) // 2])
+
+    monkeypatch.setattr("secmon.outputs.file.os.write", short_write)
+    first.write(b'{"n": 2, "padding": "xxxxxxxx"}')  # counted as failed, not raised
+    monkeypatch.setattr("secmon.outputs.file.os.write", real_write)
+    second.write(b'{"n": 3}')
+    second.write(b'{"n": 4}')
+    first.close()
+    second.close()
+    lines = path.read_bytes().split(b"\n")
+    assert lines[0] == b'{"n": 1}'
+    assert lines[1].startswith(b'{"n": 2') and not lines[1].endswith(b"}")  # the fragment
+    assert lines[2:] == [b'{"n": 3}', b'{"n": 4}', b""]
+
+
 def test_an_external_rotation_is_followed_too(tmp_path: Path) -> None:
     path = tmp_path / "plain.log"
     output = _output(path)

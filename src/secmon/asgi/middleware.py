@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import weakref
 from collections.abc import Awaitable, Mapping
@@ -10,7 +11,7 @@ from typing import Any
 from ..config import Settings
 from ..context import _current, reset_request
 from ..helpers import access_denied
-from ..pipeline import Pipeline, get_pipeline
+from ..pipeline import Pipeline, current_pipeline, get_pipeline
 from ..web import STATUS_EVENTS, report_exception, report_status
 from .multipart import MultipartInspector
 from .ratelimit import limit_fields
@@ -22,6 +23,8 @@ _REPORTED_STATUSES = frozenset({*STATUS_EVENTS, 404})
 # Requests whose body is never a form upload, so their `receive` is never wrapped.
 _WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 WS_POLICY_VIOLATION = 1008
+# How long the app's shutdown may wait for secmon to deliver what is queued.
+SHUTDOWN_TIMEOUT = 5.0
 
 
 class SecMonMiddleware:
@@ -56,6 +59,8 @@ class SecMonMiddleware:
         if scope["type"] != "http":
             if scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
+            elif scope["type"] == "lifespan":
+                await self.app(scope, receive, self._watch_shutdown(send))
             else:
                 await self.app(scope, receive, send)
             return
@@ -116,6 +121,24 @@ class SecMonMiddleware:
             raise
         finally:
             reset_request(token)
+
+    def _watch_shutdown(self, send: Send) -> Send:
+        """``send`` for the lifespan scope: settle secmon once the app has shut down.
+
+        uvicorn ends a worker by re-raising SIGTERM after the shutdown, so ``atexit``
+        never runs there: this is the last moment to checkpoint the audit chain and
+        deliver queued alerts. The messages themselves pass unchanged.
+        """
+
+        async def send_after_settling(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                pipeline = self.pipeline or current_pipeline()
+                if pipeline is not None:
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(None, pipeline.settle, SHUTDOWN_TIMEOUT)
+            await send(message)
+
+        return send_after_settling
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush and close this app's own pipeline (if it has one)."""

@@ -58,9 +58,10 @@ _TMP = re.compile(r"^.+\.gz\.\d+\.[0-9a-f]+\.tmp$")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 _live: weakref.WeakSet[FileOutput] = weakref.WeakSet()
-# The lock file's first bytes: a rotation counter every writer of the log can read without
-# a system call.
-_GENERATION_BYTES = 8
+# The lock file's first bytes, shared by every writer of the log without a system call:
+# a rotation counter (8 bytes), then a flag set while the file may end in a torn line.
+_GENERATION_BYTES = 16
+_TORN_FLAG = 8
 
 
 class FileOutput(Output):
@@ -158,6 +159,9 @@ class FileOutput(Output):
             self._write_all(fd, data)
             return
         lock_fd = self._lock_file()
+        if self._shared_torn():
+            self._append_after_tear(lock_fd, data)
+            return
         fcntl.flock(lock_fd, fcntl.LOCK_SH)
         try:
             known = self._fd
@@ -177,6 +181,29 @@ class FileOutput(Output):
             self._write_all(fd, data)
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def _append_after_tear(self, lock_fd: int, data: bytes) -> None:
+        """Write alone, after some writer's line was cut short (disk full): end that fragment
+        on its own line first, whoever wrote it, so the next record is whole."""
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            fd, st = self._current()
+            if self._due(st, len(data)):
+                self._rotate()
+                fd, st = self._current()
+            if st.st_size and not data.startswith(b"\n") and _last_byte(self.path) != b"\n":
+                data = b"\n" + data
+            self._write_all(fd, data)
+            shared = self._generation_map
+            if shared is not None:
+                shared[_TORN_FLAG] = 0
+            self._checked()
+        finally:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def _shared_torn(self) -> bool:
+        shared = self._generation_map
+        return shared is not None and shared[_TORN_FLAG] != 0
 
     def _unchanged(self) -> bool:
         """Whether the last check still holds, so this write can skip the ``stat``.
@@ -211,6 +238,9 @@ class FileOutput(Output):
         written = os.write(fd, data)
         if written != len(data):
             self._torn = written > 0 or self._torn
+            shared = self._generation_map
+            if written > 0 and shared is not None:
+                shared[_TORN_FLAG] = 1
             raise OSError(errno.ENOSPC, f"No space left on device (wrote {written} of "
                                         f"{len(data)} bytes)")
         self._torn = False
@@ -473,6 +503,13 @@ def log_family(path: Path) -> tuple[Path, tuple[int, str, int]]:
     if name.endswith(".gz"):
         return path.with_name(name[:-3]), (1, "~", 0)
     return path, (2, "", 0)
+
+
+def _last_byte(path: Path) -> bytes:
+    # Writers hold the file write-only; this rare check opens it for reading.
+    with path.open("rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
 
 
 def checkpoint_path_for(log: Path) -> Path:
