@@ -351,12 +351,19 @@ def _parses(line: bytes) -> bool:
         return False
 
 
+# A final checkpoint: secmon closed at exit, or settled at the app's shutdown (ASGI servers
+# such as uvicorn end their workers without running atexit).
+FINAL_CHECKPOINTS = ("close", "shutdown")
+
+
 def close_checkpoints(path: Path) -> int:
-    """Checkpoints written at a clean shutdown (one per chain of a gracefully stopped worker)."""
+    """Chains anchored by a final checkpoint (one per gracefully stopped worker)."""
     if not path.exists():
         return 0
-    count = 0
+    chains = set()
     for line in path.read_bytes().splitlines():
-        if _parses(line) and orjson.loads(line).get("reason") == "close":
-            count += 1
-    return count
+        if _parses(line):
+            checkpoint = orjson.loads(line)
+            if checkpoint.get("reason") in FINAL_CHECKPOINTS:
+                chains.add(checkpoint.get("chain"))
+    return len(chains)

@@ -1,4 +1,6 @@
-"""The example projects under their real servers on loopback, and a private Redis to break."""
+"""The example projects under their real servers on loopback, and a private Redis to break.
+
+The one place that starts an example: `make load` and the end-to-end tests both use it."""
 
 from __future__ import annotations
 
@@ -32,7 +34,11 @@ class ServerError(RuntimeError):
 
 @dataclass
 class ServerConfig:
-    """What one server run needs: which example, with or without secmon, and its settings."""
+    """What one server run needs: which example, with or without secmon, and its settings.
+
+    ``app_env`` goes over the example's defaults here (the demo accounts share PASSWORD
+    unless it names SHOP_*_PASSWORD), ``secmon_env`` over SECMON_LOG_DIR=``log_dir``.
+    """
 
     framework: str
     workdir: Path
@@ -43,6 +49,7 @@ class ServerConfig:
 
     @property
     def log_dir(self) -> Path:
+        """Where the example writes security.log and audit.log."""
         return self.workdir / "logs"
 
 
@@ -88,14 +95,17 @@ class Server:
 
     def _env(self) -> dict[str, str]:
         config = self.config
-        env = {**_base_env(), **config.app_env}
+        env = _base_env()
         if self.framework == "django":
-            env.update(DJANGO_SITE_DATA=str(config.workdir / "site"), DJANGO_DEBUG="0",
+            # The site's database and cache, and its logs/ (SECMON["LOG_DIR"] in settings.py).
+            env.update(DJANGO_SITE_DATA=str(config.workdir), DJANGO_DEBUG="0",
                        DJANGO_SECRET_KEY=secrets.token_hex(32))
         else:
             env.update(SHOP_SECRET_KEY=secrets.token_hex(32), SHOP_ADMIN_PASSWORD=PASSWORD,
                        SHOP_ALICE_PASSWORD=PASSWORD, SHOP_BOB_PASSWORD=PASSWORD)
+        env.update(config.app_env)
         if config.secmon:
+            env["SECMON_LOG_DIR"] = str(config.log_dir)
             env.update(config.secmon_env)
         else:
             # The example without secmon: its wiring left out, and the helper calls in the
@@ -124,6 +134,12 @@ class Server:
         self._wait_until_up(timeout)
         return self
 
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def _command(self, fd: int) -> tuple[list[str], Path]:
         workers = str(self.workers)
         if self.framework == "django":
@@ -141,11 +157,15 @@ class Server:
                 "--timeout-keep-alive", "300", "--log-level", "warning"], self.config.workdir
 
     def _django_setup(self) -> None:
-        for args in (["migrate", "--noinput"], ["seed_demo", "--password", PASSWORD]):
-            done = subprocess.run([PYTHON, "manage.py", *args], cwd=EXAMPLES / "django_site",
-                                  env=self.env, capture_output=True, text=True, timeout=300)
-            if done.returncode != 0:
-                raise ServerError(f"manage.py {args[0]} failed:\n{done.stdout}{done.stderr}")
+        self.manage("migrate", "--noinput")
+        self.manage("seed_demo", "--password", PASSWORD)
+
+    def manage(self, *args: str) -> None:
+        """A ``manage.py`` command of the Django site, in the server's environment."""
+        done = subprocess.run([PYTHON, "manage.py", *args], cwd=EXAMPLES / "django_site",
+                              env=self.env, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise ServerError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
     @property
     def health_path(self) -> str:
@@ -159,7 +179,7 @@ class Server:
                 raise ServerError(f"{self.name} exited at start:\n{self.tail()}")
             try:
                 if httpx.get(self.url + self.health_path, timeout=5).status_code == 200 and (
-                    len(self.worker_pids()) >= self.workers
+                    len(self.worker_pids()) >= self.forked_workers
                 ):
                     return
             except httpx.TransportError:
@@ -173,6 +193,11 @@ class Server:
         what = "with secmon" if self.config.secmon else "without secmon"
         return (f"{self.framework} under {SERVER_NAMES[self.framework]} "
                 f"({self.workers} workers, {what})")
+
+    @property
+    def forked_workers(self) -> int:
+        """How many worker processes the main process forks (uvicorn serves one itself)."""
+        return 0 if self.framework == "fastapi" and self.workers == 1 else self.workers
 
     def worker_pids(self) -> list[int]:
         """The worker processes now serving (children of the server's main process)."""

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import redis
 from bench.loadlib import report, scenarios
 from bench.loadlib.servers import FRAMEWORKS
 
@@ -16,7 +17,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 @pytest.fixture
 def redis_db() -> None:
-    redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(scenarios.REDIS_URL, socket_timeout=5)
     try:
         client.ping()
