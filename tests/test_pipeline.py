@@ -320,3 +320,16 @@ def test_detection_sees_events_below_the_minimum_level() -> None:
             secmon.emit("authz_fail", user_id=7)
     # The denials themselves are below MIN_LEVEL; the probe they add up to is not.
     assert events.types() == ["secmon_privilege_probe"]
+
+
+def test_emit_once_per_request(configured: Pipeline) -> None:
+    with capture_events() as events:
+        with request_context(_request()):
+            secmon.access_denied(resource_type="invoice", reason="not owner")
+            configured.emit_once("authz_fail", reason="forbidden")
+            configured.emit_once("input_validation_fail", reason="bad")
+        with request_context(_request()):
+            configured.emit_once("authz_fail", reason="forbidden")
+    assert [(e["event_type"], e["reason"]) for e in events] == [
+        ("authz_fail", "not owner"), ("input_validation_fail", "bad"),
+        ("authz_fail", "forbidden")]

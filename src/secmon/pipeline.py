@@ -121,6 +121,17 @@ class Pipeline:
         except Exception as exc:
             self.report_error("emit", exc)
 
+    def emit_once(self, event_type: str, /, **fields: Any) -> None:
+        """Emit unless the current request already has an event of that type.
+
+        One denial, one event: an application hook (``secmon.access_denied`` before
+        raising) is more specific than what the exception or the status says later.
+        """
+        ctx = _context._current.get()
+        if ctx is not None and event_type in ctx.emitted:
+            return
+        self.emit(event_type, **fields)
+
     def signal(self, name: str, **fields: Any) -> None:
         """Feed detection something that is not an event of its own (e.g. one 404)."""
         if self.engine is None or not self.settings.enabled:
@@ -426,6 +437,11 @@ def _at_exit() -> None:
 def emit(event_type: str, /, **fields: Any) -> None:
     """Log one security event named from the vocabulary, with the request context added."""
     get_pipeline().emit(event_type, **fields)
+
+
+def emit_once(event_type: str, /, **fields: Any) -> None:
+    """:func:`emit`, unless the current request already has an event of that type."""
+    get_pipeline().emit_once(event_type, **fields)
 
 
 def flush(timeout: float = 5.0) -> None:

@@ -45,13 +45,10 @@ def report_status(status: int, **fields: Any) -> None:
         if mapping is None:
             return
         event_type, reason = mapping
-        if ctx is not None and (
-            event_type in ctx.emitted
-            or not ctx.emitted.isdisjoint(STATUS_COVERED_BY.get(status, ()))
-        ):
+        if ctx is not None and not ctx.emitted.isdisjoint(STATUS_COVERED_BY.get(status, ())):
             return
         fields.setdefault("reason", reason)
-        pipeline.emit(event_type, status=status, **fields)
+        pipeline.emit_once(event_type, status=status, **fields)
     except Exception as exc:
         get_pipeline().report_error("report_status", exc)
 

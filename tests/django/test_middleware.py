@@ -219,7 +219,7 @@ def test_monitoring_failure_never_breaks_the_request(
         raise RuntimeError("secmon bug")
 
     monkeypatch.setattr("secmon.django.middleware.report_status", broken)
-    monkeypatch.setattr("secmon.django.middleware.emit", broken)
+    monkeypatch.setattr("secmon.django.middleware.emit_once", broken)
     assert client.get("/forbidden-response/").status_code == 403
     assert client.get("/invoices/1/").status_code == 403
     assert configured.counters["errors.django.middleware"] == 3

@@ -10,8 +10,7 @@ from typing import Any
 
 from ..config import Settings
 from ..context import _current, reset_request
-from ..helpers import access_denied
-from ..pipeline import Pipeline, current_pipeline, get_pipeline
+from ..pipeline import Pipeline, current_pipeline, emit_once, get_pipeline
 from ..web import STATUS_EVENTS, report_exception, report_status
 from .multipart import MultipartInspector
 from .ratelimit import limit_fields
@@ -106,7 +105,7 @@ class SecMonMiddleware:
             kind = message["type"]
             if kind == "websocket.close":
                 if message.get("code", 1000) == WS_POLICY_VIOLATION:
-                    _report_policy_close(context)
+                    _report_policy_close()
             elif kind == "websocket.http.response.start":
                 status = context.status = message["status"]
                 if status in _REPORTED_STATUSES:
@@ -170,11 +169,9 @@ def _report_status(scope: Scope, status: int) -> None:
         report_status(status)
 
 
-def _report_policy_close(context: ScopeContext) -> None:
-    if "authz_fail" in context.emitted:
-        return  # the app said why itself (secmon.access_denied); one denial, one event
+def _report_policy_close() -> None:
     # The close reason is left out: FastAPI, for one, puts the rejected input values in it.
-    access_denied(reason="policy_violation", close_code=WS_POLICY_VIOLATION)
+    emit_once("authz_fail", reason="policy_violation", close_code=WS_POLICY_VIOLATION)
 
 
 def _close_at_exit(pipeline_ref: weakref.ref[Pipeline]) -> None:

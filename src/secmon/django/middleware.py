@@ -14,8 +14,8 @@ from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOpera
 from django.http.multipartparser import MultiPartParserError
 from django.utils.module_loading import import_string
 
-from ..context import RequestContext, bind_request, current, reset_request
-from ..pipeline import emit, get_pipeline
+from ..context import bind_request, current, reset_request
+from ..pipeline import emit_once, get_pipeline
 from ..web import report_exception, report_status
 from .request import DjangoRequestContext, explain, in_request, view_fields
 from .uploads import parsed, report_files
@@ -89,15 +89,15 @@ class SecurityMiddleware:
         # The statuses are the ones Django's response_for_exception() answers with.
         ctx = current()
         if isinstance(exception, rate_limit_errors()):
-            _emit_once(ctx, "excess_rate_limit_exceeded", reason="rate_limited", status=403,
-                       **view_fields(request))
+            emit_once("excess_rate_limit_exceeded", reason="rate_limited", status=403,
+                      **view_fields(request))
             explain(ctx, 403)  # the PermissionDenied it is becomes a 403: not an authz_fail
         elif isinstance(exception, PermissionDenied):
-            _emit_once(ctx, "authz_fail", reason="permission_denied", status=403,
-                       detail=str(exception) or None, **view_fields(request))
+            emit_once("authz_fail", reason="permission_denied", status=403,
+                      detail=str(exception) or None, **view_fields(request))
         elif isinstance(exception, _BAD_INPUT):
-            _emit_once(ctx, "input_validation_fail", reason=check_name(type(exception).__name__),
-                       status=400, detail=str(exception) or None, **view_fields(request))
+            emit_once("input_validation_fail", reason=check_name(type(exception).__name__),
+                      status=400, detail=str(exception) or None, **view_fields(request))
 
     def _finish(self, request: Any, status: int) -> None:
         try:
@@ -123,13 +123,6 @@ def report_unhandled(sender: Any, request: Any = None, **kwargs: Any) -> None:
 def check_name(name: str) -> str:
     """``DisallowedHost`` -> ``disallowed_host``: the reason naming a Django check."""
     return _WORD.sub("_", name).lower()
-
-
-def _emit_once(ctx: RequestContext | None, event_type: str, **fields: Any) -> None:
-    # An application hook that already reported this (e.g. secmon.access_denied before
-    # raising PermissionDenied) is more specific than what the exception says.
-    if ctx is None or event_type not in ctx.emitted:
-        emit(event_type, **fields)
 
 
 @functools.cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ..pipeline import emit, get_pipeline
+from ..pipeline import emit_once, get_pipeline
 from .middleware import check_name
 from .request import explain, in_request, view_fields
 
@@ -25,14 +25,13 @@ class SecurityLogHandler(logging.Handler):
             request = getattr(record, "request", None)
             status = getattr(record, "status_code", None)
             with in_request(request) as ctx:
-                if ctx is None or "input_validation_fail" not in ctx.emitted:
-                    emit(
-                        "input_validation_fail",
-                        reason=check_name(record.name.rpartition(".")[2]),
-                        detail=record.getMessage(),
-                        status=status,
-                        **view_fields(request),
-                    )
+                emit_once(
+                    "input_validation_fail",
+                    reason=check_name(record.name.rpartition(".")[2]),
+                    detail=record.getMessage(),
+                    status=status,
+                    **view_fields(request),
+                )
                 explain(ctx, status)
         except Exception as exc:
             get_pipeline().report_error("django.security_log", exc)

@@ -125,13 +125,9 @@ class SecMonMiddleware:
                 report_status(400, reason="csrf")
                 return
             limit = limiter.breached_limit(app)
-            if (
-                limit is not None
-                and status != 429
-                and "excess_rate_limit_exceeded" not in ctx.emitted
-            ):
+            if limit is not None and status != 429:
                 # The app answered a breach with another status: still a rate-limit event.
-                self.state.current_pipeline().emit(
+                self.state.current_pipeline().emit_once(
                     "excess_rate_limit_exceeded", reason="rate_limited", status=status, **limit
                 )
             if status in _REPORTED_STATUSES:

@@ -72,9 +72,7 @@ def _logged_in(app: Flask, user: Any = None, **_: Any) -> None:
 def _login_unless_reported(app: Flask, uid: Any) -> Callable[[Response], Response]:
     def report(response: Response) -> Response:
         try:
-            ctx = _context.current()
-            if ctx is None or "authn_login_success" not in ctx.emitted:
-                emit_for(app, "authn_login_success", user_id=uid)
+            emit_once(app, "authn_login_success", user_id=uid)
         except Exception as exc:
             pipeline_for(app).report_error("flask.login", exc)
         return response

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import context as _context
 from ..pipeline import Pipeline, get_pipeline
 
 if TYPE_CHECKING:
@@ -59,11 +58,8 @@ def emit_for(app: Flask, event_type: str, **fields: Any) -> None:
 
 
 def emit_once(app: Flask, event_type: str, **fields: Any) -> None:
-    """Emit unless this request already has an event of that type (one denial, one event)."""
-    ctx = _context.current()
-    if ctx is not None and event_type in ctx.emitted:
-        return
-    emit_for(app, event_type, **fields)
+    """Emit through the app's pipeline unless this request already has that event type."""
+    pipeline_for(app).emit_once(event_type, **fields)
 
 
 def guarded(where: str) -> Callable[[F], F]:
