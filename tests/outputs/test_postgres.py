@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -26,8 +27,9 @@ from ..conftest import read_lines
 pytestmark = pytest.mark.postgres
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "secmon_audit_test"
-WRITER = "secmon_test_writer"
+# Overridable so that several checkouts can run the suite on one server at once.
+DATABASE = os.environ.get("SECMON_TEST_PG_DATABASE", "secmon_audit_test")
+WRITER = f"{DATABASE}_writer"
 KEY = b"p" * 32
 KEYS = {"k1": KEY}
 
