@@ -333,7 +333,7 @@ def test_jsonl_of_an_analysis_names_the_columns(log: Path) -> None:
 
 
 def test_canonical_is_what_secmon_writes() -> None:
-    from secmon.pipeline import utc_timestamp
+    from secmon.clock import utc_timestamp
 
     now = utc_timestamp()
     assert canonical(datetime.fromisoformat(now[:-1] + "+00:00")) == now

@@ -13,7 +13,6 @@ from . import clientip
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .pipeline import Pipeline
 
 HeaderGetter = Callable[[str], "str | None"]
 UserLoader = Callable[[], "tuple[Any, Any] | None"]
@@ -32,6 +31,10 @@ class RequestContext:
     (a header getter, the peer address, a user loader); the request id,
     client address and user are worked out on first use, so a benign request
     that emits nothing pays only for creating this object.
+
+    ``pipeline`` is the :class:`secmon.pipeline.Pipeline` an adapter binds to its
+    requests (several Flask apps in one process). The pipeline reads the context,
+    not the other way round: to this module it is an opaque reference.
     """
 
     __slots__ = (
@@ -66,7 +69,7 @@ class RequestContext:
         user_loader: UserLoader | None = None,
         host: str | None = None,
         route: str | None = None,
-        pipeline: Pipeline | None = None,
+        pipeline: object | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -192,7 +195,7 @@ class LazyRequestContext(RequestContext):
 
     __slots__ = ("source",)
 
-    def __init__(self, source: Any, pipeline: Pipeline | None = None) -> None:
+    def __init__(self, source: Any, pipeline: object | None = None) -> None:
         self.source = source
         self.pipeline = pipeline
 

@@ -468,9 +468,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def _flush() -> None:
     """Deliver what the process-wide pipeline holds (alerts included) before showing it."""
-    import secmon
+    from .pipeline import flush
 
-    secmon.flush(timeout=5.0)
+    flush(timeout=5.0)
 
 
 def _prepare(directory: Path) -> None:
@@ -512,9 +512,10 @@ def run_demo(directory: Path, pause: bool = False, console: Console | None = Non
             for app in apps:
                 app.close()
             # The apps are done: their pipelines write their final checkpoints now.
-            import secmon
+            from .config import Settings
+            from .pipeline import configure
 
-            secmon.configure(secmon.Settings.build(env={}, enabled=False))
+            configure(Settings.build(env={}, enabled=False))
         screen.show(lambda: None)
     ok = _finish(directory, console, events, inbox, time.monotonic() - started)
     return 0 if ok else 1

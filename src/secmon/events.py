@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 Level = Literal["info", "warning", "error", "critical"]
 Outcome = Literal["success", "failure", "unknown"]
@@ -19,6 +19,20 @@ AUDIT = "audit"
 
 class UnknownEventError(ValueError):
     """An event name that is not in the vocabulary (usually a typo)."""
+
+
+class Emit(Protocol):
+    """``emit()`` as the parts of secmon that raise events of their own are handed it."""
+
+    def __call__(
+        self,
+        event_type: str,
+        /,
+        *,
+        level: str | None = ...,
+        message: str | None = ...,
+        **fields: Any,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ import os
 import socket
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from secrets import token_hex
@@ -53,10 +53,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .config import ConfigError
+from .errors import ReportError
+from .formats.json import render_json
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .pipeline import Pipeline
 
 GENESIS = "0" * 64
 CHAIN_FIELDS = ("chain", "seq", "prev", "key_id", "mac")
@@ -108,8 +109,6 @@ def mac_matches(key: bytes, record: Mapping[str, Any]) -> bool:
 def _json_safe(event: dict[str, Any]) -> None:
     # Rare: values orjson cannot sort-serialize (non-str keys, huge ints). Sign exactly what
     # the JSON renderer will write, parsed back, so the verifier sees the same values.
-    from .formats.json import render_json
-
     for key in CHAIN_FIELDS:
         event.pop(key, None)
     safe = orjson.loads(render_json(event))
@@ -236,7 +235,7 @@ class ChainSigner:
         every: int = 1000,
         interval: float = 60.0,
         signing_key: Ed25519PrivateKey | None = None,
-        on_error: Callable[[str, BaseException], None] | None = None,
+        on_error: ReportError | None = None,
     ) -> None:
         self.key_id = key_id
         self._mac = Mac(key)
@@ -367,16 +366,21 @@ def _tick(ref: weakref.ref[ChainSigner], stop: threading.Event, interval: float)
         del signer
 
 
-def build_signer(settings: Settings, pipeline: Pipeline) -> ChainSigner | None:
-    """The pipeline's signer, or None when no ``AUDIT_KEY`` is configured."""
+def build_signer(
+    settings: Settings, outputs: Sequence[object], on_error: ReportError
+) -> ChainSigner | None:
+    """The signer for ``outputs``, or None when no ``AUDIT_KEY`` is configured.
+
+    Checkpoints go to every sink the outputs offer (``checkpoint_sink``).
+    """
     if settings.audit_key is None:
         return None
     signing_key = None
     if settings.checkpoint_signing_key is not None:
-        _refuse_key_in_log_dirs(settings.checkpoint_signing_key, settings, pipeline)
+        _refuse_key_in_log_dirs(settings.checkpoint_signing_key, settings, outputs)
         signing_key = load_signing_key(settings.checkpoint_signing_key)
     sinks: dict[object, CheckpointSink] = {}
-    for output in pipeline.outputs:
+    for output in outputs:
         sink: CheckpointSink | None = getattr(output, "checkpoint_sink", None)
         if sink is not None:
             sinks.setdefault(sink.key, sink)
@@ -387,14 +391,14 @@ def build_signer(settings: Settings, pipeline: Pipeline) -> ChainSigner | None:
         every=settings.checkpoint_every,
         interval=settings.checkpoint_interval,
         signing_key=signing_key,
-        on_error=pipeline.report_error,
+        on_error=on_error,
     )
 
 
-def _refuse_key_in_log_dirs(key_path: Path, settings: Settings, pipeline: Pipeline) -> None:
+def _refuse_key_in_log_dirs(key_path: Path, settings: Settings, outputs: Sequence[object]) -> None:
     # Whoever can edit the logs must not find the key that signs their checkpoints there.
     directories = [settings.log_dir] if settings.log_dir is not None else []
-    for output in pipeline.outputs:
+    for output in outputs:
         path = getattr(output, "path", None)
         if isinstance(path, Path):
             directories.append(path.parent)

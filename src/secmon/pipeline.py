@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import atexit
-import hashlib
-import hmac
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import structlog
 from structlog.typing import EventDict
 
 from . import context as _context
 from . import outputs as _outputs
+from .clock import utc_timestamp
 from .config import Settings
+from .detect import DetectionEngine, Engine, build_rules
+from .detect.options import load_callable
+from .errors import ErrorReporter, write_stderr_line
 from .events import LEVEL_RANK, EventSpec, lookup
-from .outputs.stream import write_stderr_line
-from .redact import Redactor
+from .integrity import build_signer
+from .outputs.alerts import build_alert
+from .redact import Redactor, UsernameHasher
 
 _STDLIB_LEVELS = {
     "info": logging.INFO,
@@ -32,25 +35,8 @@ _STDLIB_LEVELS = {
 # Captures opened by secmon.testing.capture_events(); every pipeline feeds them.
 captures: list[list[dict[str, Any]]] = []
 
-_local = threading.local()
-_USERNAME_CACHE_SIZE = 4096
 # Context fields secmon derived itself (parsed IP addresses): nothing in them to sanitize.
 _RESOLVED_FIELDS = frozenset({"source_ip", "peer_ip"})
-
-
-def utc_timestamp() -> str:
-    """Now in UTC, ISO 8601 with microseconds and ``Z``; the seconds part is formatted once."""
-    global _stamp
-    now = time.time()
-    second = int(now)
-    stamp = _stamp
-    if stamp[0] != second:
-        # One tuple, swapped whole, so another thread never sees a half-updated pair.
-        stamp = _stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-    return f"{stamp[1]}.{int((now - second) * 1_000_000):06d}Z"
-
-
-_stamp: tuple[int, str] = (-1, "")
 
 
 class Pipeline:
@@ -65,23 +51,23 @@ class Pipeline:
         self.settings = settings
         self.min_rank = LEVEL_RANK[settings.min_level]
         self.counters: Counter[str] = Counter()
-        self._reported: set[tuple[str, str]] = set()
         self.redactor = Redactor.from_settings(settings, on_error=self._sanitize_failed)
+        self.errors = ErrorReporter(
+            self.counters, emit=self.emit, clean=self.redactor.sanitize_str
+        )
         self._app = self.redactor.sanitize_str(settings.app_name)
-        self.hash_key = _hash_key(settings)
-        self._username_hmac = hmac.new(self.hash_key, digestmod=hashlib.sha256)
-        self._username_hashes: dict[str, str] = {}
+        usernames = UsernameHasher.from_settings(settings)
+        self.hash_key = usernames.key
+        # The keyed hash that stands for a username (16 hex chars; stable across workers).
+        self.hash_username: Callable[[Any], str] = usernames.hash
         specs = settings.outputs or _outputs.default_specs(settings)
         self.outputs = [
             _outputs.build(f"OUTPUTS[{index}]", spec, settings) for index, spec in enumerate(specs)
         ]
         for output in self.outputs:
-            output.attach(self)
-        from .detect import build_engine
-        from .integrity import build_signer
-
-        self.signer = build_signer(settings, self)
-        self.engine = build_engine(settings, self)
+            output.attach(self.emit, self.errors.report)
+        self.signer = build_signer(settings, self.outputs, self.errors.report)
+        self.engine = self._detection(settings)
         self._router = _Router(self)
         self._logger: Any = structlog.wrap_logger(
             self._router,
@@ -200,47 +186,33 @@ class Pipeline:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def hash_username(self, username: Any) -> str:
-        """The keyed hash that stands for a username (16 hex chars; stable across workers)."""
-        text = str(username)
-        cached = self._username_hashes.get(text)
-        if cached is not None:
-            return cached
-        mac = self._username_hmac.copy()
-        mac.update(text.encode("utf-8", "replace"))
-        digest = mac.hexdigest()[:16]
-        if len(self._username_hashes) >= _USERNAME_CACHE_SIZE:
-            # A stuffing run brings millions of usernames: start over rather than grow.
-            self._username_hashes.clear()
-        self._username_hashes[text] = digest
-        return digest
+    def _detection(self, settings: Settings) -> Engine | None:
+        """The engine for ``DETECTION`` / ``STATE_BACKEND`` / ``ALERTS``; None if every rule
+        is off."""
+        rules = build_rules(settings)
+        if not rules:
+            return None
+        alerts = [
+            build_alert(f"ALERTS[{index}]", spec, settings)
+            for index, spec in enumerate(settings.alerts)
+        ]
+        return DetectionEngine(
+            settings,
+            rules,
+            alerts,
+            emit=self.emit,
+            report_error=self.errors.report,
+            hash_username=self.hash_username,
+            redactor=self.redactor,
+            lockout_hook=load_callable("LOCKOUT_HOOK", settings.lockout_hook),
+        )
 
     def sanitize(self, obj: Any) -> Any:
         return self.redactor.sanitize(obj)
 
     def report_error(self, where: str, exc: BaseException) -> None:
         """Count a failure inside secmon; tell about each kind once. Never raises."""
-        try:
-            self.counters["errors"] += 1
-            self.counters[f"errors.{where}"] += 1
-            key = (where, type(exc).__name__)
-            if key in self._reported:
-                return
-            self._reported.add(key)
-            detail = self.redactor.sanitize_str(f"{type(exc).__name__}: {exc}")
-            write_stderr_line(
-                f"secmon: {where} failed ({detail}); the application is not affected. "
-                "Further failures of this kind are counted, not reported."
-            )
-            if getattr(_local, "reporting", False):
-                return
-            _local.reporting = True
-            try:
-                self.emit("secmon_internal_error", component=where, error=detail)
-            finally:
-                _local.reporting = False
-        except Exception:  # noqa: S110 - the error reporter itself must never raise
-            pass
+        self.errors.report(where, exc)
 
     def _sanitize_failed(self, where: str, exc: BaseException) -> None:
         self.counters["sanitize_errors"] += 1
@@ -360,16 +332,6 @@ def describe(spec: EventSpec, event: Mapping[str, Any]) -> str:
     return text
 
 
-def _hash_key(settings: Settings) -> bytes:
-    if settings.hash_key:
-        return settings.hash_key
-    if settings.audit_key:
-        return hmac.new(settings.audit_key, b"secmon username hash", hashlib.sha256).digest()
-    # No secret configured: still stable across workers so detection can correlate,
-    # but only pseudonymous. `secmon check` warns about it in production.
-    return hashlib.sha256(b"secmon username hash:" + settings.app_name.encode()).digest()
-
-
 # -- the process-wide current pipeline -----------------------------------------------------
 
 _current: Pipeline | None = None
@@ -399,7 +361,7 @@ def get_pipeline() -> Pipeline:
     """The pipeline for the current request (if an adapter bound one), else the process one."""
     ctx = _context._current.get()
     if ctx is not None and ctx.pipeline is not None:
-        return ctx.pipeline
+        return cast(Pipeline, ctx.pipeline)
     pipeline = _current
     if pipeline is None:
         with _lock:

@@ -9,6 +9,8 @@ from typing import Any
 
 import filetype
 
+from .pipeline import get_pipeline
+
 # How many leading bytes adapters should hand over for sniffing.
 SNIFF_BYTES = 262
 
@@ -166,8 +168,6 @@ def inspect_upload(
 
 def report_upload(finding: UploadFinding, **fields: Any) -> None:
     """``upload_complete`` for every file; ``upload_validation`` too when something is wrong."""
-    from .pipeline import get_pipeline
-
     pipeline = get_pipeline()
     if finding.size is not None and finding.size > pipeline.settings.upload_max_bytes and (
         "too_large" not in finding.problems

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from .alert import Alert
+from ..alert import Alert
+from ..events import EventSpec
+from .engine import AlertSink, DetectionEngine, build_rules
 from .geo import Location
-
-if TYPE_CHECKING:
-    from ..config import Settings
-    from ..events import EventSpec
-    from ..pipeline import Pipeline
 
 
 class Engine(Protocol):
@@ -25,11 +22,4 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def build_engine(settings: Settings, pipeline: Pipeline) -> Engine | None:
-    """The engine for ``DETECTION`` / ``STATE_BACKEND`` / ``ALERTS``; None if every rule is off."""
-    from .engine import build
-
-    return build(settings, pipeline)
-
-
-__all__ = ["Alert", "Engine", "Location", "build_engine"]
+__all__ = ["Alert", "AlertSink", "DetectionEngine", "Engine", "Location", "build_rules"]

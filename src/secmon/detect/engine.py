@@ -7,15 +7,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..alert import Alert
+from ..clock import utc_timestamp
 from ..config import ConfigError
-from ..events import EventSpec, lookup
-from ..pipeline import utc_timestamp
+from ..errors import ReportError
+from ..events import Emit, EventSpec, lookup
+from ..redact import Redactor
 from ..state import Claim, Op, State, build_state
-from .alert import Alert
 from .brute_force import BruteForce, DistributedBruteForce
-from .options import load_callable
 from .privilege import PrivilegeProbe
 from .rule import Detection, Rule, digest
 from .scanning import Excess404, Excess429
@@ -25,8 +26,6 @@ from .travel import ImpossibleTravel
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..outputs.alerts import AlertOutput
-    from ..pipeline import Pipeline
 
 RULES: tuple[type[Rule], ...] = (
     BruteForce,
@@ -44,6 +43,23 @@ _CONTEXT_FIELDS = ("source_ip", "request_id", "host", "method", "path", "user_ag
 # Claims this process knows to be held in shared state, remembered so an ongoing
 # attack costs no extra round trip per request.
 _MAX_HELD = 10_000
+
+
+class AlertSink(Protocol):
+    """Where alerts go (``secmon.outputs.alerts``): delivered off the request path."""
+
+    name: str
+    report: ReportError | None
+
+    def wants(self, alert: Alert, spec: EventSpec) -> bool: ...
+
+    def send(self, alert: Alert) -> bool: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+    def close(self, timeout: float = 5.0) -> None: ...
 
 
 def build_rules(settings: Settings) -> list[Rule]:
@@ -88,15 +104,22 @@ class DetectionEngine:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        settings: Settings,
         rules: Sequence[Rule],
-        alerts: Sequence[AlertOutput] = (),
+        alerts: Sequence[AlertSink] = (),
         *,
+        emit: Emit,
+        report_error: ReportError,
+        hash_username: Callable[[Any], str],
+        redactor: Redactor,
         state: State | None = None,
         lockout_hook: Callable[[Alert], Any] | None = None,
     ) -> None:
-        self.pipeline = pipeline
-        self.settings = pipeline.settings
+        self.settings = settings
+        self.emit = emit
+        self.report_error = report_error
+        self.hash_username = hash_username
+        self.redactor = redactor
         self.rules = list(rules)
         self.alerts = list(alerts)
         self.lockout_hook = lockout_hook
@@ -111,7 +134,7 @@ class DetectionEngine:
             for name in rule.signals:
                 self._by_signal.setdefault(name, []).append(rule)
         for output in self.alerts:
-            output.report = pipeline.report_error
+            output.report = report_error
         self.state: State = state if state is not None else build_state(
             self.settings, self._state_changed
         )
@@ -134,7 +157,7 @@ class DetectionEngine:
         username = event.pop("username", None)
         if username is not None and username != "":
             if self.settings.username_mode == "hash":
-                event["username_hash"] = self.pipeline.hash_username(username)
+                event["username_hash"] = self.hash_username(username)
             elif self.settings.username_mode == "plain":
                 event["username"] = username
         self._evaluate(rules, event)
@@ -146,7 +169,7 @@ class DetectionEngine:
             try:
                 rule_ops = rule.ops(event)
             except Exception as exc:
-                self.pipeline.report_error(f"detection.{rule.name}", exc)
+                self.report_error(f"detection.{rule.name}", exc)
                 continue
             if rule_ops:
                 plans.append((rule, rule_ops, len(ops)))
@@ -160,7 +183,7 @@ class DetectionEngine:
                 if detection is not None:
                     self._fire(rule, detection, event)
             except Exception as exc:
-                self.pipeline.report_error(f"detection.{rule.name}", exc)
+                self.report_error(f"detection.{rule.name}", exc)
 
     # -- output -------------------------------------------------------------------------
 
@@ -174,7 +197,7 @@ class DetectionEngine:
         else:
             alerting = detection.alert and self._claim(claim)
         self._count(f"detect.{rule.name}.fired")
-        self.pipeline.emit(
+        self.emit(
             rule.event_type,
             level=rule.severity,
             message=detection.summary,
@@ -193,7 +216,7 @@ class DetectionEngine:
             try:
                 self.lockout_hook(alert)
             except Exception as exc:
-                self.pipeline.report_error("lockout_hook", exc)
+                self.report_error("lockout_hook", exc)
 
     def _claim(self, key: str) -> bool:
         if not self.state.shared:
@@ -221,18 +244,18 @@ class DetectionEngine:
             rule=rule.name,
             event_type=rule.event_type,
             severity=rule.severity,
-            summary=self.pipeline.redactor.sanitize_str(detection.summary),
-            subject=self.pipeline.redactor.sanitize_str(detection.subject),
+            summary=self.redactor.sanitize_str(detection.summary),
+            subject=self.redactor.sanitize_str(detection.subject),
             dedup_key=f"secmon/{app}/{rule.name}/{digest(detection.subject)}",
             timestamp=utc_timestamp(),
             app=app,
             environment=self.settings.environment,
-            details=self.pipeline.sanitize(details),
+            details=self.redactor.sanitize(details),
         )
 
     def _state_changed(self, available: bool, reason: str) -> None:
         self._count("state.enabled" if available else "state.disabled")
-        self.pipeline.emit(
+        self.emit(
             "sys_monitor_enabled" if available else "sys_monitor_disabled",
             monitor="detection-state",
             backend=self.settings.state_backend.split(":", 1)[0],
@@ -261,7 +284,7 @@ class DetectionEngine:
             try:
                 output.flush(max(0.0, deadline - time.monotonic()))
             except Exception as exc:
-                self.pipeline.report_error(f"alert.{output.name}", exc)
+                self.report_error(f"alert.{output.name}", exc)
 
     def close(self) -> None:
         for output in self.alerts:
@@ -269,19 +292,9 @@ class DetectionEngine:
                 # The pipeline flushed just before: what is still queued is given up on.
                 output.close(timeout=0.1)
             except Exception as exc:
-                self.pipeline.report_error(f"alert.{output.name}", exc)
+                self.report_error(f"alert.{output.name}", exc)
         self.state.close()
         for rule in self.rules:
             if isinstance(rule, ImpossibleTravel) and rule.resolver is not None:
                 rule.resolver.close()
 
-
-def build(settings: Settings, pipeline: Pipeline) -> DetectionEngine | None:
-    rules = build_rules(settings)
-    if not rules:
-        return None
-    from ..outputs.alerts import build_alert
-
-    alerts = [build_alert(f"ALERTS[{i}]", spec, settings) for i, spec in enumerate(settings.alerts)]
-    hook = load_callable("LOCKOUT_HOOK", settings.lockout_hook)
-    return DetectionEngine(pipeline, rules, alerts, lockout_hook=hook)

@@ -16,6 +16,7 @@ import orjson
 
 from .. import formats
 from .._version import __version__
+from ..alert import Alert
 from ..config import ConfigError
 from ..events import lookup
 from .base import EventFilter
@@ -23,7 +24,6 @@ from .queued import GiveUp, QueuedOutput, RetryLater
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..detect.alert import Alert
     from ..events import EventSpec
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import formats
 from ..config import ConfigError
-from ..events import AUDIT, LEVEL_RANK, LEVELS, EventSpec
+from ..errors import ReportError
+from ..events import AUDIT, LEVEL_RANK, LEVELS, Emit, EventSpec
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..pipeline import Pipeline
 
 COMMON_KEYS = frozenset({"type", "name", "format", "categories", "min_level", "event_types"})
 
@@ -83,8 +83,9 @@ class Output:
     def write(self, line: bytes) -> None:
         raise NotImplementedError
 
-    def attach(self, pipeline: Pipeline) -> None:
-        """Called once by the pipeline that owns this output (e.g. to report an outage)."""
+    def attach(self, emit: Emit, report_error: ReportError) -> None:
+        """Called once by the pipeline that owns this output, with its ``emit`` (to tell of an
+        outage) and its error reporter."""
 
     def flush(self, timeout: float | None = None) -> None:
         """Deliver what is buffered, waiting at most ``timeout`` seconds."""

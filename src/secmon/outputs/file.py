@@ -31,14 +31,14 @@ from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
-from ..events import AUDIT
+from ..errors import ReportError
+from ..events import AUDIT, Emit
 from ..integrity import CheckpointFile
 from .base import Output, common_options
 from .health import OutputHealth
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..pipeline import Pipeline
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
@@ -110,14 +110,16 @@ class FileOutput(Output):
         self._housekeeping_due = False
         self._housekeeping_lock = threading.Lock()
         self._last_housekeeping: float | None = None
+        self._report_error: ReportError | None = None
         _live.add(self)
 
     @property
     def rotating(self) -> bool:
         return self.max_bytes is not None or self.when is not None
 
-    def attach(self, pipeline: Pipeline) -> None:
-        self.health.pipeline = pipeline
+    def attach(self, emit: Emit, report_error: ReportError) -> None:
+        self.health.emit = emit
+        self._report_error = report_error
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -354,9 +356,9 @@ class FileOutput(Output):
             try:
                 self.housekeep()
             except Exception as exc:
-                pipeline = self.health.pipeline
-                if pipeline is not None:
-                    pipeline.report_error(f"output.{self.name}.housekeeping", exc)
+                report = self._report_error
+                if report is not None:
+                    report(f"output.{self.name}.housekeeping", exc)
 
     def housekeep(self) -> None:
         """Compress rotated files, then delete those past retention or beyond ``backup_count``.

@@ -5,12 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .stream import write_stderr_line
-
-if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+from ..errors import write_stderr_line
+from ..events import Emit
 
 # More lost ranges than this in one outage are summarized as a count.
 MAX_LOST_RANGES = 1000
@@ -42,7 +40,7 @@ class OutputHealth:
         self.retry_interval = retry_interval
         self.report_interval = report_interval
         self.clock = clock
-        self.pipeline: Pipeline | None = None
+        self.emit: Emit | None = None
         self.degraded = False
         self.dropped = 0
         self.outages = 0
@@ -158,14 +156,14 @@ class OutputHealth:
     def _emit(self, event_type: str, audit: bool, fields: dict[str, Any]) -> None:
         # The output may be called with the signer's lock held and its own lock taken:
         # emitting from here would deadlock or reorder the chain, so a helper thread does it.
-        pipeline = self.pipeline
-        if pipeline is None:
+        emit = self.emit
+        if emit is None:
             return
 
-        def emit() -> None:
-            pipeline.emit(event_type, _audit=audit, **fields)
+        def send() -> None:
+            emit(event_type, _audit=audit, **fields)
 
-        thread = threading.Thread(target=emit, name=f"secmon-{self.output}-health", daemon=True)
+        thread = threading.Thread(target=send, name=f"secmon-{self.output}-health", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 

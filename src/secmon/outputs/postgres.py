@@ -26,7 +26,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 import orjson
 
 from ..config import ConfigError
-from ..events import AUDIT
+from ..errors import ReportError
+from ..events import AUDIT, Emit
 from ..formats.json import render_json
 from .base import common_options
 from .health import OutputHealth
@@ -34,7 +35,6 @@ from .queued import QueuedOutput
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..pipeline import Pipeline
 
 DEFAULT_TABLE = "secmon_audit"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
@@ -190,8 +190,8 @@ class PostgresOutput(QueuedOutput):
     def key(self) -> object:
         return ("postgres", self.dsn, self.table)
 
-    def attach(self, pipeline: Pipeline) -> None:
-        self.health.pipeline = pipeline
+    def attach(self, emit: Emit, report_error: ReportError) -> None:
+        self.health.emit = emit
 
     # -- request path -----------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,11 +43,3 @@ def build(key: str, spec: Mapping[str, Any], settings: Settings) -> StreamOutput
     return StreamOutput(
         stream=spec["type"], name=name, renderer=renderer, accepts=accepts
     )
-
-
-def write_stderr_line(text: str) -> None:
-    """Last-resort diagnostics that must not fail (secmon reporting its own trouble)."""
-    try:
-        os.write(2, (text.rstrip("\n") + "\n").encode("utf-8", "backslashreplace"))
-    except OSError:
-        pass

@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
+from ..errors import write_stderr_line
 from ..formats._fields import text
 from .base import common_options
 from .queued import QueuedOutput
-from .stream import write_stderr_line
 
 if TYPE_CHECKING:
     from ..config import Settings

@@ -29,9 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 
 if TYPE_CHECKING:
-    from .config import Settings
-
-__all__ = ["REDACTED", "Redactor", "neutralize", "sanitize"]
+    from ..config import Settings
 
 REDACTED = "[REDACTED]"
 CYCLE = "[CYCLE]"
