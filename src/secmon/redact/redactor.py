@@ -1,9 +1,7 @@
-"""Redaction of secrets (by key and by value) and log-injection neutralizing for all secmon logs."""
+"""The Redactor: bounded, redacted, JSON-serializable copies of whatever an event carries."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import enum
 import ipaddress
@@ -28,221 +26,39 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus
 
+from .injection import UNSAFE, escape, neutralize
+from .keys import SensitiveKeys
+from .markers import CYCLE, MAX_DEPTH, REDACTED, TRUNCATED
+from .values import (
+    CARD,
+    CARD_GATE,
+    COLON_VALUE,
+    EMPTY_VALUES,
+    EQUALS_VALUE,
+    INNOCENT,
+    INNOCENT_FIRST,
+    INNOCENT_LENGTHS,
+    MIN_SECRET_LEN,
+    PAIR,
+    SECRETS,
+    card_replacement,
+    is_card,
+    secret_replacement,
+    substitute,
+)
+
 if TYPE_CHECKING:
     from ..config import Settings
 
-REDACTED = "[REDACTED]"
-CYCLE = "[CYCLE]"
-MAX_DEPTH = "[MAX DEPTH]"
-TRUNCATED = "[TRUNCATED]"
-
-# --- keys ---------------------------------------------------------------------------------
-
-# Matched anywhere in the normalized key ("user_password" -> "userpassword").
-_SUBSTRING_KEYS = (
-    "password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey",
-    "privkey", "authorization", "cookie", "session", "csrf", "xsrf", "creditcard", "cardnumber",
-    "ccnumber", "securitycode", "pincode", "mfacode", "recoverycode", "backupcode",
-    "credential", "signature",
-)
-# Matched only as a whole segment: "pin" but not "spinner", "auth" but not "author".
-_SEGMENT_KEYS = frozenset({
-    "pass", "pwd", "pw", "ssn", "pin", "otp", "totp", "hotp", "auth", "cvv", "cvc", "ccv",
-    "iban", "sig", "jwt",
-})
-_KEY_SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_KEY_SEPARATORS = re.compile(r"[\W_]+")
 _KEY_CACHE_SIZE = 4096
 _KEY_CACHE_MAX_LEN = 128
 _KEY_CHECK_LEN = 1024
 _CLEAN_CACHE_SIZE = 4096
 _CLEAN_MAX_LEN = 256
 
-# --- values -------------------------------------------------------------------------------
-
-_B64URL = r"[A-Za-z0-9_\-]"
-# Every branch starts with a literal, so the engine only stops at a few characters; the
-# lookbehinds come after that literal and check what precedes the match.
-_SECRETS = re.compile("|".join((
-    # Private key blocks, through END or, when cut, to the end of the text.
-    r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
-    r"(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-    *(rf"{word}(?<![A-Za-z0-9]{word})[ \t]+[A-Za-z0-9\-._~+/]{{8,}}=*"
-      for word in ("Bearer", "bearer", "BEARER")),
-    *(rf"{word}(?<![A-Za-z0-9]{word})[ \t]+[A-Za-z0-9+/_\-.~]{{4,}}=*"
-      for word in ("Basic", "basic", "BASIC")),
-    # scheme://user:password@ (only the password is replaced).
-    r"://[^\s/?#@:]*:[^\s/?#]+@",
-    rf"eyJ(?<!{_B64URL}eyJ){_B64URL}{{8,}}\.{_B64URL}{{8,}}\.{_B64URL}*",
-    r"A[KS]IA(?<![A-Za-z0-9]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])",
-    r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,}",
-    r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,}",
-    r"xox[abprs]-(?<![A-Za-z0-9\-]xox[abprs]-)[A-Za-z0-9\-]{10,}",
-    r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]+",
-    *(rf"{prefix}(?<![A-Za-z0-9_]{prefix})[A-Za-z0-9]{{10,}}"
-      for prefix in ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_")),
-    rf"AIza(?<!{_B64URL}AIza){_B64URL}{{35,}}",
-    r"ya29\.(?<![A-Za-z0-9_.\-]ya29\.)[A-Za-z0-9_.\-]{20,}",
-)))
-# Card numbers: plain 13-19 digits, 4-4-4-4(-3) or 4-6-4/5 with one consistent separator,
-# not inside a longer run of letters or digits (nor a decimal number).
-_CARD_GATE = re.compile(r"[0-9][0-9][0-9][0-9][ \-]?[0-9][0-9][0-9][0-9]")
-_CARD = re.compile(
-    r"[0-9](?<![0-9A-Za-z_.][0-9])"
-    r"(?:[0-9]{12,18}"
-    r"|[0-9]{3}(?P<sep>[ \-])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}(?:(?P=sep)[0-9]{3})?"
-    r"|[0-9]{3}(?P<amex>[ \-])[0-9]{6}(?P=amex)[0-9]{4,5})"
-    r"(?![0-9A-Za-z_]|[.,][0-9])"
-)
-# Whole values that are common in events and cannot hold a secret: UUIDs, ISO 8601
-# timestamps, IPv4 addresses, hex digests, numbers too short to be cards.
-_INNOCENT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
-    r"(?:Z|[+\-][0-9]{2}:?[0-9]{2})?)?"
-    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
-    r"|[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9A-F]{32}|[0-9A-F]{40}|[0-9A-F]{64}"
-    r"|[+\-]?[0-9]{1,12}(?:\.[0-9]+)?"
-)
-_WORDLIKE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+")
-
-# name=value (query strings, kwargs reprs, cookies) and "name": value (JSON, dict reprs).
-_NAME_CHARS = r"[\w.\[\]%+\-]"
-_PAIR = re.compile(
-    rf"(?<!{_NAME_CHARS})(?P<name>{_NAME_CHARS}+)[ \t]*=(?!=)[ \t]*"
-    r"|(?P<quote>[\"'])(?P<quoted>[\w.\[\]%+\- ]{1,100})(?P=quote)[ \t]*:[ \t]*"
-)
-_QUOTED_VALUE = r"\"(?:[^\"\\]|(?s:\\.))*\"?|'(?:[^'\\]|(?s:\\.))*'?"
-_EQUALS_VALUE = re.compile(
-    rf"(?:(?:Bearer|bearer|BEARER|Basic|basic|BASIC)[ \t]+)?(?:{_QUOTED_VALUE}|[^\s&]*[^\s&;])"
-)
-_COLON_VALUE = re.compile(rf"{_QUOTED_VALUE}|[^\s,}}\]]+")
-_EMPTY_VALUES = frozenset({'""', "''", "null", "None", "true", "false", "True", "False"})
-
-# Shorter strings cannot hold a value pattern (the shortest is "pin=1").
-_MIN_SECRET_LEN = 5
-_INNOCENT_FIRST = frozenset("0123456789+-")
-_INNOCENT_LENGTHS = frozenset({32, 36, 40, 64})
 # Value patterns run on this much more than what is kept, so a secret across the cut is seen.
 _WINDOW = 1024
 _TOKEN_CHARS = string.ascii_letters + string.digits + "+/=_-.~%"
-
-# --- injection ----------------------------------------------------------------------------
-
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
-
-def neutralize(text: str) -> str:
-    """``text`` with line breaks, control, bidi and lone surrogate characters escaped."""
-    if text.isprintable():
-        return text
-    return _UNSAFE.sub(_escape, text)
-
-
-# --- cards --------------------------------------------------------------------------------
-
-
-def _is_card(text: str) -> bool:
-    digits = text.replace(" ", "").replace("-", "")
-    length = len(digits)
-    two, three, four = int(digits[:2]), int(digits[:3]), int(digits[:4])
-    if digits[0] == "4":
-        brand = length in (13, 16, 19)
-    elif 51 <= two <= 55 or 2221 <= four <= 2720:
-        brand = length == 16
-    elif two in (34, 37):
-        brand = length == 15
-    elif four == 6011 or 644 <= three <= 649 or two == 65:
-        brand = length in (16, 19)
-    elif 3528 <= four <= 3589 or two == 62:
-        brand = 16 <= length <= 19
-    elif 300 <= three <= 305 or two in (36, 38):
-        brand = 14 <= length <= 16
-    else:
-        brand = False
-    return brand and _luhn(digits)
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index & 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def _basic_credentials(token: str) -> bool:
-    try:
-        decoded = base64.b64decode(token, validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    return ":" in decoded and decoded.isprintable()
-
-
-def _substitute(pattern: re.Pattern[str], text: str, replace: Callable[[str], str | None]) -> str:
-    """``text`` with ``pattern``'s matches replaced; ``replace`` may turn a match down (None)."""
-    parts: list[str] = []
-    last = pos = 0
-    search = pattern.search
-    while (match := search(text, pos)) is not None:
-        replacement = replace(match.group())
-        if replacement is None:
-            # Turned down: look again from the next character, so that what this match
-            # swallowed is still seen by the other branches.
-            pos = match.start() + 1
-            continue
-        parts.append(text[last : match.start()])
-        parts.append(replacement)
-        last = pos = match.end()
-    if not parts:
-        return text
-    parts.append(text[last:])
-    return "".join(parts)
-
-
-def _secret_replacement(found: str) -> str | None:
-    """What a match of ``_SECRETS`` becomes: the secret part replaced, the framing kept."""
-    first = found[0]
-    if first == "-":
-        begin = found.index("-----", 10) + 5
-        end = found.rfind("-----END")
-        return found[:begin] + REDACTED + (found[end:] if end > 0 else "")
-    if first == ":":
-        return found[: found.index(":", 3) + 1] + REDACTED + "@"
-    if found.startswith("hooks."):
-        return found[: found.index("/", 16) + 1] + REDACTED
-    if first in "Bb" and found[1] in "eEaA":
-        keyword = 6 if found[1] in "eE" else 5
-        token = found[keyword:].lstrip(" \t")
-        if keyword == 6 and _WORDLIKE.fullmatch(token):
-            return None
-        if keyword == 5 and not _basic_credentials(token):
-            return None
-        return found[: len(found) - len(token)] + REDACTED
-    return REDACTED
-
-
-def _card_replacement(found: str) -> str | None:
-    if _is_card(found):
-        return REDACTED
-    # "4111 1111 1111 1111 123": a 16-digit card followed by a 3-digit group.
-    if len(found) == 23 and not found[4].isdigit() and _is_card(found[:19]):
-        return REDACTED + found[19:]
-    return None
-
-
-# --- traversal ----------------------------------------------------------------------------
 
 _INT_MIN = -(1 << 63)
 _INT_MAX = 1 << 64
@@ -294,16 +110,7 @@ class Redactor:
         self._patterns = tuple(
             p if isinstance(p, re.Pattern) else re.compile(p) for p in extra_patterns
         )
-        substrings = list(_SUBSTRING_KEYS)
-        segments = set(_SEGMENT_KEYS)
-        for key in extra_keys:
-            joined = _KEY_SEPARATORS.sub("", key.lower())
-            if len(joined) <= 4 and len(_KEY_SEGMENT.findall(key)) == 1:
-                segments.add(joined)
-            elif joined:
-                substrings.append(joined)
-        self._substrings = re.compile("|".join(map(re.escape, substrings)))
-        self._segments = frozenset(segments)
+        self._classify = SensitiveKeys(extra_keys).match
         self._keys: dict[str, tuple[str, bool]] = {}
         self._clean: dict[str, None] = {}
         self._budget = max(1000, 50 * max_items)
@@ -354,9 +161,9 @@ class Redactor:
         if length > self.max_string_length:
             return self._truncate(text, length)
         result = text
-        if self._patterns or (length >= _MIN_SECRET_LEN and not (
-            (text[0] in _INNOCENT_FIRST or length in _INNOCENT_LENGTHS)
-            and _INNOCENT.fullmatch(text) is not None
+        if self._patterns or (length >= MIN_SECRET_LEN and not (
+            (text[0] in INNOCENT_FIRST or length in INNOCENT_LENGTHS)
+            and INNOCENT.fullmatch(text) is not None
         )):
             try:
                 result = self._redact_values(text)
@@ -364,7 +171,7 @@ class Redactor:
                 self._report("patterns", exc)
                 return REDACTED
         if not result.isprintable():
-            return _UNSAFE.sub(_escape, result)
+            return UNSAFE.sub(escape, result)
         if result == text and length <= _CLEAN_MAX_LEN:
             # Values repeat (user agents, paths, reasons); this remembers only strings that
             # are logged unchanged anyway, so it holds nothing the logs do not.
@@ -427,10 +234,10 @@ class Redactor:
     # -- strings ----------------------------------------------------------------------------
 
     def _redact_values(self, text: str) -> str:
-        if _SECRETS.search(text) is not None:
-            text = _substitute(_SECRETS, text, _secret_replacement)
-        if _CARD_GATE.search(text) is not None:
-            text = _substitute(_CARD, text, _card_replacement)
+        if SECRETS.search(text) is not None:
+            text = substitute(SECRETS, text, secret_replacement)
+        if CARD_GATE.search(text) is not None:
+            text = substitute(CARD, text, card_replacement)
         if "=" in text or (":" in text and ("'" in text or '"' in text)):
             text = self._redact_pairs(text)
         for pattern in self._patterns:
@@ -440,20 +247,20 @@ class Redactor:
     def _redact_pairs(self, text: str) -> str:
         parts: list[str] = []
         last = pos = 0
-        search = _PAIR.search
+        search = PAIR.search
         while (match := search(text, pos)) is not None:
             pos = match.end()
             name = match.group("name")
             if name is None:
-                name, value_pattern = match.group("quoted"), _COLON_VALUE
+                name, value_pattern = match.group("quoted"), COLON_VALUE
             else:
-                value_pattern = _EQUALS_VALUE
+                value_pattern = EQUALS_VALUE
             if "%" in name:
                 name = unquote_plus(name)
             if not self.is_sensitive_key(name):
                 continue
             value = value_pattern.match(text, pos)
-            if value is None or value.group() in _EMPTY_VALUES:
+            if value is None or value.group() in EMPTY_VALUES:
                 continue
             found = value.group()
             quote_char = found[0] if found[0] in "\"'" else ""
@@ -547,11 +354,6 @@ class Redactor:
                 self._keys.clear()
             self._keys[key] = info
         return info
-
-    def _classify(self, key: str) -> bool:
-        if self._substrings.search(_KEY_SEPARATORS.sub("", key.lower())) is not None:
-            return True
-        return not self._segments.isdisjoint(part.lower() for part in _KEY_SEGMENT.findall(key))
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -725,7 +527,7 @@ class Redactor:
 
     def _int(self, number: int) -> int | str:
         if _INT_MIN <= number < _INT_MAX:
-            if 10**12 <= number < 10**16 and _is_card(str(number)):
+            if 10**12 <= number < 10**16 and is_card(str(number)):
                 return REDACTED
             return number
         bits = number.bit_length()
