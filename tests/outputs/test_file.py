@@ -191,9 +191,9 @@ def test_a_line_torn_by_one_writer_is_ended_by_the_next_writer(
     def short_write(fd: int, data: bytes) -> int:
         return real_write(fd, data[: len(data) // 2])
 
-    monkeypatch.setattr("secmon.outputs.file.os.write", short_write)
+    monkeypatch.setattr("secmon.outputs.file.writer.os.write", short_write)
     first.write(b'{"n": 2, "padding": "xxxxxxxx"}')  # counted as failed, not raised
-    monkeypatch.setattr("secmon.outputs.file.os.write", real_write)
+    monkeypatch.setattr("secmon.outputs.file.writer.os.write", real_write)
     second.write(b'{"n": 3}')
     second.write(b'{"n": 4}')
     first.close()

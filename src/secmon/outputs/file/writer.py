@@ -1,4 +1,4 @@
-"""File output: whole JSON lines from many processes, rotated, compressed and expired by class.
+"""The file writer: whole JSON lines from many processes, and rotation among them.
 
 Each event is one ``write`` on an ``O_APPEND`` descriptor, so lines from several threads
 or processes never tear or interleave. With rotation configured, writers share a lock
@@ -7,55 +7,36 @@ finds the file due rotates it holding it exclusively. A writer always checks, un
 shared lock, that its descriptor is still the file at the log's path and reopens it if
 another process rotated meanwhile; so no line ever lands in a file already rotated, and
 rotated files can be compressed and deleted safely.
-
-Rotated files are named ``<log>.<UTC time of rotation>`` (``audit.log.20260301T000000.000000Z``),
-plus ``.gz`` once compressed; their names sort in rotation order.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
-import gzip
 import mmap
 import os
-import re
-import shutil
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from secrets import token_hex
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..config import ConfigError
-from ..errors import ReportError
-from ..events import AUDIT, Emit
-from ..integrity import CheckpointFile
-from .base import Output, common_options
-from .health import OutputHealth
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from ...errors import ReportError
+from ...events import Emit
+from ...integrity import CheckpointFile
+from ..base import Output
+from ..health import OutputHealth
+from .names import STAMP, rotated_files
+from .retention import RETENTION_DAYS, compress, remove_stale_temporaries
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
-# Retention by log class, in days: the OWASP Logging Cheat Sheet's usual defaults.
-RETENTION_DAYS: dict[str, float] = {"security": 90, "audit": 365, "application": 30, "debug": 7}
-MAX_RETENTION_DAYS = 100 * 366
 INTERVALS: dict[str, int] = {"hourly": 3600, "daily": 86400, "midnight": 86400, "weekly": 604800}
 # Epoch day 0 was a Thursday; weeks start on Monday.
 _WEEK_OFFSET = 4 * 86400
 HOUSEKEEPING_EVERY = 3600.0
-_STAMP = "%Y%m%dT%H%M%S.%fZ"
-_ROTATED = re.compile(
-    r"^(?P<base>.+)\.(?P<stamp>\d{8}T\d{6}\.\d{6}Z)(?:-(?P<n>\d+))?(?P<gz>\.gz)?$"
-)
-_NUMBERED = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,4})(?P<gz>\.gz)?$")
-_TMP = re.compile(r"^.+\.gz\.\d+\.[0-9a-f]+\.tmp$")
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 _live: weakref.WeakSet[FileOutput] = weakref.WeakSet()
 # The lock file's first bytes, shared by every writer of the log without a system call:
@@ -301,7 +282,7 @@ class FileOutput(Output):
         return int(moment // self.when)
 
     def _rotate(self) -> None:
-        stamp = datetime.fromtimestamp(self.clock(), timezone.utc).strftime(_STAMP)
+        stamp = datetime.fromtimestamp(self.clock(), timezone.utc).strftime(STAMP)
         target = self.path.with_name(f"{self.path.name}.{stamp}")
         number = 0
         while target.exists() or target.with_name(target.name + ".gz").exists():
@@ -317,16 +298,7 @@ class FileOutput(Output):
 
     def rotated_files(self) -> list[Path]:
         """This log's rotated files, oldest first."""
-        try:
-            names = os.listdir(self.path.parent)
-        except OSError:
-            return []
-        found = []
-        for name in names:
-            match = _ROTATED.match(name)
-            if match and match["base"] == self.path.name:
-                found.append((match["stamp"], int(match["n"] or 0), self.path.parent / name))
-        return [path for _, _, path in sorted(found)]
+        return rotated_files(self.path)
 
     # -- housekeeping: compression and retention, off the request path ---------------------
 
@@ -367,11 +339,11 @@ class FileOutput(Output):
         file no writer uses any more.
         """
         now = self.clock()
-        self._remove_stale_temporaries(now)
+        remove_stale_temporaries(self.path, now)
         if self.compress:
             for path in self.rotated_files():
                 if path.suffix != ".gz":
-                    _compress(path, self.mode)
+                    compress(path, self.mode)
         rotated = self.rotated_files()
         horizon = now - self.retention_days * 86400
         keep = len(rotated) if self.backup_count is None else self.backup_count
@@ -384,21 +356,6 @@ class FileOutput(Output):
                 try:
                     path.unlink()
                     self.counters["expired"] += 1
-                except FileNotFoundError:
-                    pass
-
-    def _remove_stale_temporaries(self, now: float) -> None:
-        prefix = self.path.name + "."
-        try:
-            names = os.listdir(self.path.parent)
-        except OSError:
-            return
-        for name in names:
-            if name.startswith(prefix) and _TMP.match(name):
-                stale = self.path.parent / name
-                try:
-                    if now - stale.stat().st_mtime > 3600:
-                        stale.unlink()
                 except FileNotFoundError:
                     pass
 
@@ -460,157 +417,9 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _compress(path: Path, mode: int) -> None:
-    """``path`` -> ``path.gz`` via a temporary file; the original goes once the copy is whole."""
-    target = path.with_name(path.name + ".gz")
-    temporary = path.with_name(f"{path.name}.gz.{os.getpid()}.{token_hex(4)}.tmp")
-    try:
-        source = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return  # another process compressed it first
-    try:
-        with source, open(temporary, "wb") as raw:
-            os.chmod(temporary, mode)
-            with gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0) as packed:
-                shutil.copyfileobj(source, packed, 1 << 20)
-            raw.flush()
-            os.fsync(raw.fileno())
-        stat = path.stat()
-        os.utime(temporary, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        os.replace(temporary, target)
-    except FileNotFoundError:
-        temporary.unlink(missing_ok=True)
-        return
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    path.unlink(missing_ok=True)
-
-
-# -- finding a log's files again (for `secmon verify` and friends) ----------------------------
-
-
-def log_family(path: Path) -> tuple[Path, tuple[int, str, int]]:
-    """(the live log a file belongs to, its place in rotation order: oldest first).
-
-    Knows secmon's own rotated names and logrotate's numbered ones (``.1`` is the newest).
-    """
-    name = path.name
-    match = _ROTATED.match(name)
-    if match:
-        return path.with_name(match["base"]), (1, match["stamp"], int(match["n"] or 0))
-    match = _NUMBERED.match(name)
-    if match:
-        return path.with_name(match["base"]), (0, "", -int(match["n"]))
-    if name.endswith(".gz"):
-        return path.with_name(name[:-3]), (1, "~", 0)
-    return path, (2, "", 0)
-
-
 def _last_byte(path: Path) -> bytes:
     # Writers hold the file write-only; this rare check opens it for reading.
     with path.open("rb") as file:
         file.seek(-1, os.SEEK_END)
         return file.read(1)
 
-
-def checkpoint_path_for(log: Path) -> Path:
-    """Where an audit log's checkpoints go by default: ``audit.log`` -> ``audit.checkpoints``."""
-    if log.suffix:
-        return log.with_suffix(".checkpoints")
-    return log.with_name(log.name + ".checkpoints")
-
-
-def sort_in_rotation_order(paths: Iterable[Path]) -> list[Path]:
-    return sorted(paths, key=lambda p: log_family(p)[1])
-
-
-# -- building from settings -------------------------------------------------------------------
-
-_KEYS = ("path", "mode", "max_bytes", "when", "compress", "retention_days", "backup_count",
-         "log_class", "checkpoints")
-
-
-def resolve_path(key: str, value: Any, settings: Settings) -> Path:
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ConfigError(f"{key}.path", "expected a file path")
-    path = Path(value)
-    if not path.is_absolute():
-        if settings.log_dir is None:
-            path = Path.cwd() / path
-        else:
-            path = settings.log_dir / path
-    return path
-
-
-def build(key: str, spec: Mapping[str, Any], settings: Settings) -> FileOutput:
-    _, renderer, accepts = common_options(key, spec, settings, _KEYS)
-    path = resolve_path(key, spec.get("path"), settings)
-    mode = spec.get("mode", 0o640)
-    if not isinstance(mode, int) or not 0 <= mode <= 0o777:
-        raise ConfigError(f"{key}.mode", "expected a permission mode such as 0o640")
-    max_bytes = _size(f"{key}.max_bytes", spec.get("max_bytes"))
-    when = _interval(f"{key}.when", spec.get("when"))
-    if (max_bytes or when) and path.exists() and not path.is_file():
-        raise ConfigError(f"{key}.path", f"{path} is not a regular file; it cannot be rotated")
-    audit_only = accepts.categories == frozenset({AUDIT})
-    log_class = spec.get("log_class", "audit" if audit_only else "security")
-    if log_class not in RETENTION_DAYS:
-        raise ConfigError(f"{key}.log_class", f"expected one of {', '.join(RETENTION_DAYS)}, "
-                                              f"got {log_class!r}")
-    retention = spec.get("retention_days")
-    if retention is not None and (
-        isinstance(retention, bool) or not isinstance(retention, (int, float))
-        or not 0 < retention <= MAX_RETENTION_DAYS
-    ):
-        raise ConfigError(f"{key}.retention_days",
-                          f"expected a number of days between 1 and {MAX_RETENTION_DAYS}")
-    backup_count = spec.get("backup_count")
-    if backup_count is not None and (
-        isinstance(backup_count, bool) or not isinstance(backup_count, int) or backup_count < 0
-    ):
-        raise ConfigError(f"{key}.backup_count", "expected a whole number of files (0 or more)")
-    compress = spec.get("compress", True)
-    if not isinstance(compress, bool):
-        raise ConfigError(f"{key}.compress", "expected true or false")
-    checkpoints = _checkpoints(f"{key}.checkpoints", spec.get("checkpoints"), path, audit_only)
-    return FileOutput(
-        path=path, mode=mode, max_bytes=max_bytes, when=when, compress=compress,
-        retention_days=retention, backup_count=backup_count, log_class=log_class,
-        checkpoints=checkpoints, name=spec.get("name") or path.name, renderer=renderer,
-        accepts=accepts,
-    )
-
-
-def _size(key: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*", value, re.IGNORECASE)
-        if match and float(match[1]) > 0:
-            return max(1, int(float(match[1]) * _UNITS[match[2].lower()]))
-    raise ConfigError(key, f"expected a size in bytes such as 10485760 or '10MB', got {value!r}")
-
-
-def _interval(key: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() in INTERVALS:
-        return INTERVALS[value.strip().lower()]
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    raise ConfigError(key, f"expected one of {', '.join(INTERVALS)} or a number of seconds, "
-                           f"got {value!r}")
-
-
-def _checkpoints(key: str, value: Any, path: Path, audit_only: bool) -> Path | None:
-    if value is None:
-        return checkpoint_path_for(path) if audit_only else None
-    if value is False:
-        return None
-    if isinstance(value, (str, os.PathLike)) and str(value):
-        given = Path(value)
-        return given if given.is_absolute() else path.parent / given
-    raise ConfigError(key, "expected a file path, or false for none")
