@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from structlog.typing import EventDict
@@ -17,13 +17,12 @@ from . import context as _context
 from . import outputs as _outputs
 from .clock import utc_timestamp
 from .config import Settings
-from .detect import DetectionEngine, Engine, build_rules
-from .detect.options import load_callable
 from .errors import ErrorReporter, write_stderr_line
 from .events import LEVEL_RANK, EventSpec, lookup
-from .integrity import build_signer
-from .outputs.alerts import build_alert
 from .redact import Redactor, UsernameHasher
+
+if TYPE_CHECKING:
+    from .detect import Engine
 
 _STDLIB_LEVELS = {
     "info": logging.INFO,
@@ -66,6 +65,9 @@ class Pipeline:
         ]
         for output in self.outputs:
             output.attach(self.emit, self.errors.report)
+        # Imported here, not at the top: `import secmon` stays light for the command line.
+        from .integrity import build_signer
+
         self.signer = build_signer(settings, self.outputs, self.errors.report)
         self.engine = self._detection(settings)
         self._router = _Router(self)
@@ -189,6 +191,10 @@ class Pipeline:
     def _detection(self, settings: Settings) -> Engine | None:
         """The engine for ``DETECTION`` / ``STATE_BACKEND`` / ``ALERTS``; None if every rule
         is off."""
+        from .detect import DetectionEngine, build_rules
+        from .detect.options import load_callable
+        from .outputs.alerts import build_alert
+
         rules = build_rules(settings)
         if not rules:
             return None
