@@ -138,3 +138,25 @@ def _wait_for(site: Server, event_type: str) -> list[dict[str, Any]]:
             return events
         time.sleep(0.2)
     pytest.fail(f"no {event_type} in security.log")
+
+
+@pytest.mark.parametrize(("server", "debug"), [("gunicorn", "0"), ("runserver", "1")])
+def test_a_post_without_csrf_token_is_a_csrf_failure(tmp_path: Path, server: str,
+                                                     debug: str) -> None:
+    # runserver, as a newcomer starts it (DEBUG on), builds its request handler after a
+    # second django.setup(), which configures logging again.
+    with example("django", tmp_path, workers=1, server=server,
+                 app_env={"DJANGO_DEBUG": debug}) as site, httpx.Client(
+                     base_url=site.url, timeout=30) as client:
+        login = {"username": "alice", "password": PASSWORD}
+        assert client.post("/admin/login/", data=login).status_code == 403  # no cookie
+        client.get("/admin/login/")
+        assert "csrftoken" in client.cookies
+        assert client.post("/admin/login/", data=login).status_code == 403  # no token
+        events = read_lines(site.config.log_dir / "security.log")
+
+    on_login = [e for e in events if e.get("path") == "/admin/login/"]
+    assert [(e["event_type"], e["reason"], e["status"]) for e in on_login] == [
+        ("input_validation_fail", "csrf", 403)] * 2
+    assert ["CSRF cookie not set" in e["detail"] for e in on_login] == [True, False]
+    assert "CSRF token missing" in on_login[1]["detail"]

@@ -35,6 +35,11 @@ class SecurityMiddleware:
     async_capable = True
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        from . import security_log
+
+        # Django builds its request handler after a second django.setup() under runserver
+        # (get_wsgi_application()): logging was configured again, and our handler removed.
+        security_log.attach()
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         # Django wraps a hook of the other mode in sync_to_async, a thread hop per request.

@@ -41,7 +41,9 @@ def attach() -> SecurityLogHandler:
     """Attach the handler to ``django.security`` and to its children that do not propagate.
 
     LOGGING recipes often silence ``django.security.DisallowedHost`` with
-    ``propagate: False``; those records still are security events.
+    ``propagate: False``; those records still are security events. Configuring logging
+    again empties the handlers of these loggers, so SecurityMiddleware attaches it again
+    whenever Django builds a request handler.
     """
     handler = SecurityLogHandler()
     loggers = [logging.getLogger(LOGGER)]
