@@ -122,11 +122,22 @@ def _app_settings(app: Any) -> Settings | Mapping[str, Any] | None:
     return current.settings if current is not None else None
 
 
+_django_setup_error: list[Exception] = []
+
+
 def _django_settings() -> tuple[Any, Mapping[str, Any]]:
     import django
     from django.conf import settings
 
-    django.setup()
+    # A failed django.setup() cannot be run again ("populate() isn't reentrant"): each
+    # check that needs the settings reports the first failure.
+    if _django_setup_error:
+        raise _django_setup_error[0]
+    try:
+        django.setup()
+    except Exception as exc:
+        _django_setup_error.append(exc)
+        raise
     raw = getattr(settings, "SECMON", {}) or {}
     return settings, raw
 

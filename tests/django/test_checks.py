@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -72,3 +76,21 @@ def test_manage_py_check_fails_on_errors() -> None:
         SystemCheckError, match=r"secmon\.E001"
     ):
         call_command("check", tags=["secmon"])
+
+
+def test_manage_py_check_names_a_misspelled_setting(tmp_path: Path) -> None:
+    # In a process of its own: the app must load far enough for the checks to run.
+    (tmp_path / "typo_settings.py").write_text(textwrap.dedent(f"""
+        SECRET_KEY = "x" * 50
+        INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "secmon.django"]
+        MIDDLEWARE = ["secmon.django.SecurityMiddleware"]
+        SECMON = {{"AUDIT_KY": {KEY!r}, "LOG_DIR": {str(tmp_path / "logs")!r}}}
+    """))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECMON_", "DJANGO_"))}
+    env.update(PYTHONPATH=str(tmp_path), DJANGO_SETTINGS_MODULE="typo_settings")
+    done = subprocess.run([sys.executable, "-m", "django", "check"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert ("?: (secmon.E003) secmon setting AUDIT_KY: unknown setting. secmon is off until "
+            "this is fixed.\n\tHINT: Did you mean AUDIT_KEY?") in done.stderr

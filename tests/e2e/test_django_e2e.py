@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from bench.loadlib.servers import PASSWORD, Server
+from bench.loadlib.servers import EXAMPLES, PASSWORD, PYTHON, Server, free_port
 
 from ..conftest import read_lines
 from .examples import (
@@ -160,3 +161,21 @@ def test_a_post_without_csrf_token_is_a_csrf_failure(tmp_path: Path, server: str
         ("input_validation_fail", "csrf", 403)] * 2
     assert ["CSRF cookie not set" in e["detail"] for e in on_login] == [True, False]
     assert "CSRF token missing" in on_login[1]["detail"]
+
+
+def test_a_misspelled_setting_stops_the_servers_with_its_name(tmp_path: Path) -> None:
+    site = example("django", tmp_path, workers=1, secmon_env={"SECMON_AUDIT_KY": "x" * 40})
+    run = partial(subprocess.run, env=site.env, cwd=EXAMPLES / "django_site",
+                  capture_output=True, text=True, timeout=120)
+    # runserver performs the system checks first: Django's message, no traceback.
+    runserver = run([PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{free_port()}"])
+    assert runserver.returncode == 1
+    assert "Traceback" not in runserver.stderr
+    assert ("(secmon.E003) secmon setting SECMON_AUDIT_KY: unknown setting. secmon is off "
+            "until this is fixed.\n\tHINT: Did you mean SECMON_AUDIT_KEY?") in runserver.stderr
+    # gunicorn runs no checks: the worker does not boot, rather than serve unmonitored.
+    gunicorn = run([PYTHON, "-m", "gunicorn", "--workers", "1", "--bind",
+                    f"127.0.0.1:{free_port()}", "mysite.wsgi:application"])
+    assert gunicorn.returncode != 0
+    assert ("ImproperlyConfigured: secmon setting SECMON_AUDIT_KY: unknown setting; did you "
+            "mean SECMON_AUDIT_KEY?") in gunicorn.stderr

@@ -12,6 +12,7 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from ..config import ConfigError, Settings
+from .apps import config_error
 from .middleware import SecurityMiddleware
 
 TAG = "secmon"
@@ -48,7 +49,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         secmon = Settings.build(getattr(settings, "SECMON", None))
     except ConfigError as exc:
-        return [checks.Error(str(exc), id="secmon.E003")]
+        return [_invalid(exc)]
+    failed = config_error()  # SECMON is valid, yet configuring secmon from it failed
+    if failed is not None:
+        return [_invalid(failed)]
     messages: list[checks.CheckMessage] = []
     if not settings.DEBUG:
         key = secmon.audit_key
@@ -81,6 +85,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="secmon.E007",
             ))
     return messages
+
+
+def _invalid(exc: ConfigError) -> checks.CheckMessage:
+    hint = f"Did you mean {exc.suggestion}?" if exc.suggestion else None
+    return checks.Error(
+        f"secmon setting {exc.key}: {exc.problem}. secmon is off until this is fixed.",
+        hint=hint, id="secmon.E003")
 
 
 def register() -> None:

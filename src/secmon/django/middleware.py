@@ -10,13 +10,19 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.core.exceptions import (
+    BadRequest,
+    ImproperlyConfigured,
+    PermissionDenied,
+    SuspiciousOperation,
+)
 from django.http.multipartparser import MultiPartParserError
 from django.utils.module_loading import import_string
 
 from ..context import bind_request, current, reset_request
 from ..pipeline import emit_once, get_pipeline
 from ..web import report_exception, report_status
+from .apps import config_error
 from .request import DjangoRequestContext, explain, in_request, view_fields
 from .uploads import parsed, report_files
 
@@ -37,6 +43,9 @@ class SecurityMiddleware:
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         from . import security_log
 
+        failed = config_error()
+        if failed is not None:  # what the system checks report as secmon.E003
+            raise ImproperlyConfigured(str(failed)) from None
         # Django builds its request handler after a second django.setup() under runserver
         # (get_wsgi_application()): logging was configured again, and our handler removed.
         security_log.attach()
