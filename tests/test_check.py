@@ -85,6 +85,16 @@ def test_audit_key_must_be_set_and_strong(settings: dict[str, Any], status: str,
     assert (found.status, words in found.detail) == (status, True)
 
 
+def test_a_missing_audit_key_says_how_to_set_it() -> None:
+    found = audit_key(Settings.build(env={}))
+    assert found.status == "fail"  # production
+    assert found.detail == (
+        "AUDIT_KEY is not set: audit events are written unsigned, so the audit trail is not "
+        "protected against tampering and `secmon verify` cannot check it. Set "
+        "SECMON_AUDIT_KEY (or the AUDIT_KEY setting) to a random secret of at least 32 "
+        "bytes: python -c 'import secrets; print(secrets.token_hex(32))'")
+
+
 def test_warnings_fail_only_with_strict(module: Any, tmp_path: Path) -> None:
     spec = settings_module(module, ENVIRONMENT="development", LOG_DIR=str(tmp_path))
     assert run("--settings", spec).exit_code == 0

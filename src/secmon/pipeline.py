@@ -92,6 +92,9 @@ class Pipeline:
             ),
             cache_logger_on_first_use=True,
         ).bind()
+        from .integrity import report_unsigned
+
+        report_unsigned(self)
 
     # -- the public entry point ---------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import checks
 from django.core.checks import registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -56,7 +57,23 @@ def test_a_subclass_of_the_middleware_counts(tmp_path: Path) -> None:
 def test_audit_key_and_outputs_in_production(secmon: dict[str, object],
                                              expected: list[str]) -> None:
     assert _ids(SECMON=secmon) == expected
-    assert _ids(SECMON=secmon, DEBUG=True) == []
+    # DEBUG alone does not make a production site one: secmon's ENVIRONMENT says that.
+    production = secmon.get("ENVIRONMENT", "production") == "production"
+    assert _ids(SECMON=secmon, DEBUG=True) == (expected if production else [])
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_missing_audit_key_says_the_trail_is_not_protected(tmp_path: Path,
+                                                             debug: bool) -> None:
+    with override_settings(SECMON={"LOG_DIR": tmp_path}, DEBUG=debug):
+        [warning] = registry.run_checks(tags=["secmon"])
+    assert (warning.id, warning.level) == ("secmon.W004", checks.WARNING)
+    assert warning.msg == ("SECMON['AUDIT_KEY'] is not set: audit events are written unsigned, "
+                           "so the audit trail is not protected against tampering and "
+                           "`secmon verify` cannot check it.")
+    assert warning.hint.startswith("Set SECMON_AUDIT_KEY (or the AUDIT_KEY setting) to a "
+                                   "random secret of at least 32 bytes: python -c ")
+    assert ("SECMON['ENVIRONMENT'] to 'development'" in warning.hint) == debug
 
 
 def test_log_dir_that_cannot_be_written(tmp_path: Path) -> None:
