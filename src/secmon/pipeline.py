@@ -29,8 +29,11 @@ _STDLIB_LEVELS = {
     "critical": logging.CRITICAL,
 }
 
-# Captures opened by secmon.testing.capture_events(); every pipeline feeds them.
+# Captures opened by secmon.testing.capture_events(); every pipeline feeds them. While one
+# opened with outputs=False is also in `withheld`, events go to the captures alone: no
+# output, no audit signature (the chain goes on where it was), no detection.
 captures: list[list[dict[str, Any]]] = []
+withheld: list[list[dict[str, Any]]] = []
 
 _local = threading.local()
 _USERNAME_CACHE_SIZE = 4096
@@ -137,7 +140,7 @@ class Pipeline:
 
     def signal(self, name: str, **fields: Any) -> None:
         """Feed detection something that is not an event of its own (e.g. one 404)."""
-        if self.engine is None or not self.settings.enabled:
+        if self.engine is None or not self.settings.enabled or withheld:
             return
         try:
             ctx = _context._current.get()
@@ -305,6 +308,11 @@ class _Router:
 
     def route(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
         pipeline = self.pipeline
+        if withheld:
+            if LEVEL_RANK[event["level"]] >= pipeline.min_rank:
+                for captured in captures:
+                    captured.append(event)
+            return
         if LEVEL_RANK[event["level"]] >= pipeline.min_rank:
             self._deliver(event, spec, audit)
         pipeline.counters["events"] += 1
