@@ -21,7 +21,7 @@ from secmon.pipeline import Pipeline
 
 from .common import Result, interleaved_ns, per_call_ns
 
-REDIS_URL = os.environ.get("SECMON_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("BENCH_SECMON_REDIS_URL", "redis://127.0.0.1:6379/15")
 NUMBER = 20_000
 FAIL = lookup("authn_login_fail")
 LOGIN_RULES = ("brute_force", "distributed_brute_force", "credential_stuffing",

@@ -93,7 +93,8 @@ WHEN: dict[str, tuple[str, str, str] | str] = {
     "sys_restart": f"{APP}`secmon.emit()`",
     "sys_crash": f"{APP}`secmon.emit()`",
     "sys_monitor_disabled": "secmon itself: an output cannot write, or the Redis state "
-                            "backend is unreachable (detection fails open)",
+                            "backend is unreachable (detection fails open), or, once at "
+                            "startup in production, no `AUDIT_KEY` signs the audit trail",
     "sys_monitor_enabled": "secmon itself: the output or state backend is back (lists audit "
                            "records lost meanwhile)",
     "user_created": ("a user saved for the first time", "Flask-Security registration",

@@ -85,6 +85,16 @@ def test_audit_key_must_be_set_and_strong(settings: dict[str, Any], status: str,
     assert (found.status, words in found.detail) == (status, True)
 
 
+def test_a_missing_audit_key_says_how_to_set_it() -> None:
+    found = audit_key(Settings.build(env={}))
+    assert found.status == "fail"  # production
+    assert found.detail == (
+        "AUDIT_KEY is not set: audit events are written unsigned, so the audit trail is not "
+        "protected against tampering and `secmon verify` cannot check it. Set "
+        "SECMON_AUDIT_KEY (or the AUDIT_KEY setting) to a random secret of at least 32 "
+        "bytes: python -c 'import secrets; print(secrets.token_hex(32))'")
+
+
 def test_warnings_fail_only_with_strict(module: Any, tmp_path: Path) -> None:
     spec = settings_module(module, ENVIRONMENT="development", LOG_DIR=str(tmp_path))
     assert run("--settings", spec).exit_code == 0
@@ -324,17 +334,38 @@ SECRET_KEY = "x" * 50
 INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes"{app}]
 MIDDLEWARE = [{middleware}]
 DATABASES = {{}}
-SECMON = {{"AUDIT_KEY": {key!r}, "LOG_DIR": {log_dir!r}}}
+SECMON = {secmon!r}
 """
 _AUTH = '"django.contrib.sessions.middleware.SessionMiddleware", ' \
         '"django.contrib.auth.middleware.AuthenticationMiddleware"'
+_WIRED = (', "secmon.django"', _AUTH + ', "secmon.django.SecurityMiddleware"')
+
+
+def django_project(tmp_path: Path, app: str, middleware: str,
+                   secmon: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """A Django settings module in tmp_path: its name, and an environment that finds it."""
+    name = f"djsettings_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(DJANGO_SETTINGS.format(
+        app=app, middleware=middleware, secmon=secmon))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECMON_", "DJANGO_"))}
+    env.update(PYTHONPATH=str(tmp_path), COLUMNS="200")
+    return name, env
+
+
+def table(stdout: str) -> dict[str, tuple[str, str]]:
+    """check name -> (result word, detail), read from the printed table."""
+    found = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 3:
+            found[cells[0]] = (cells[1], cells[2])
+    return found
 
 
 @pytest.mark.parametrize(
     ("app", "middleware", "expected"),
     [
-        (', "secmon.django"', _AUTH + ', "secmon.django.SecurityMiddleware"',
-         {"Django app": "ok", "Django middleware": "ok"}),
+        (*_WIRED, {"Django app": "ok", "Django middleware": "ok"}),
         ("", _AUTH, {"Django app": "fail", "Django middleware": "fail"}),
         (', "secmon.django"', '"secmon.django.SecurityMiddleware", ' + _AUTH,
          {"Django app": "ok", "Django middleware": "warn"}),
@@ -343,11 +374,8 @@ _AUTH = '"django.contrib.sessions.middleware.SessionMiddleware", ' \
 @pytest.mark.parametrize("by_option", [False, True])
 def test_django_wiring(tmp_path: Path, app: str, middleware: str,
                        expected: dict[str, str], by_option: bool) -> None:
-    name = f"djsettings_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(DJANGO_SETTINGS.format(
-        app=app, middleware=middleware, key=STRONG_KEY, log_dir=str(tmp_path / "logs")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECMON_", "DJANGO_"))}
-    env.update(PYTHONPATH=str(tmp_path), COLUMNS="200")
+    name, env = django_project(tmp_path, app, middleware,
+                               {"AUDIT_KEY": STRONG_KEY, "LOG_DIR": str(tmp_path / "logs")})
     command = [str(Path(sys.executable).parent / "secmon"), "check"]
     if by_option:
         command += ["--settings", name]
@@ -355,14 +383,36 @@ def test_django_wiring(tmp_path: Path, app: str, middleware: str,
         env["DJANGO_SETTINGS_MODULE"] = name
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
                           cwd=tmp_path)
-    found = {}
-    for line in done.stdout.splitlines():
-        cells = [c.strip() for c in line.strip("│ ").split("│")]
-        if len(cells) == 3:
-            found[cells[0]] = cells[1]
+    found = {check: status for check, (status, _) in table(done.stdout).items()}
     assert {k: found.get(k) for k in expected} == expected, done.stdout + done.stderr
     assert found["audit key"] == "ok"  # read from settings.SECMON
     assert done.returncode == (0 if "fail" not in expected.values() else 1)
+
+
+def test_django_settings_with_a_misspelled_key(tmp_path: Path) -> None:
+    name, env = django_project(tmp_path, *_WIRED, {"AUDIT_KY": STRONG_KEY})
+    done = subprocess.run([str(Path(sys.executable).parent / "secmon"), "check",
+                           "--settings", name], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    found = table(done.stdout)
+    assert found["settings"] == (
+        "fail", "secmon setting AUDIT_KY: unknown setting; did you mean AUDIT_KEY?")
+    # The app still loads, so the wiring is checked too.
+    assert (found["Django app"][0], found["Django middleware"][0]) == ("ok", "ok")
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 1
+
+
+def test_django_settings_that_do_not_load(tmp_path: Path) -> None:
+    name, env = django_project(tmp_path, ', "secmon.django", "no_such_app_xyz"', "", {})
+    done = subprocess.run([str(Path(sys.executable).parent / "secmon"), "check",
+                           "--settings", name], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    found = table(done.stdout)
+    problem = "ModuleNotFoundError: No module named 'no_such_app_xyz'"
+    assert found["settings"] == ("fail", f"cannot load Django settings {name}: {problem}")
+    assert found["Django"] == ("fail", f"cannot load settings: {problem}")  # not "reentrant"
+    assert done.returncode == 1
 
 
 @pytest.mark.postgres

@@ -82,9 +82,24 @@ def test_invalid_settings_name_the_key(settings: dict[str, object], key: str, me
     assert message in str(caught.value)
 
 
-def test_unknown_setting_suggests_the_right_one() -> None:
-    with pytest.raises(ConfigError, match="AUDIT_KYE: unknown setting; did you mean AUDIT_KEY"):
-        Settings.build({"AUDIT_KYE": STRONG_KEY}, env={})
+@pytest.mark.parametrize(
+    ("settings", "env", "message"),
+    [
+        ({"AUDIT_KYE": STRONG_KEY}, {}, "AUDIT_KYE: unknown setting; did you mean AUDIT_KEY?"),
+        # The suggestion is spelled as the key was: keyword, environment variable.
+        ({"audit_kye": STRONG_KEY}, {}, "audit_kye: unknown setting; did you mean audit_key?"),
+        ({}, {"SECMON_AUDIT_KYE": STRONG_KEY},
+         "SECMON_AUDIT_KYE: unknown setting; did you mean SECMON_AUDIT_KEY?"),
+        ({"USERNAME_MODE": "hashed"}, {}, "USERNAME_MODE: expected one of hash, plain, omit, "
+                                          "got 'hashed'; did you mean hash?"),
+        ({"LOG_DIR": 5}, {}, "LOG_DIR: expected a path, got int"),
+    ],
+)
+def test_unknown_setting_suggests_the_right_one(settings: dict[str, object],
+                                                env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.build(settings, env=env)
+    assert str(caught.value) == f"secmon setting {message}"
 
 
 def test_short_audit_key_is_allowed_outside_production() -> None:

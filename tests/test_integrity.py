@@ -25,6 +25,7 @@ from secmon.integrity import (
     checkpoint_signature_ok,
     mac_matches,
 )
+from secmon.testing import capture_events
 from secmon.verify import verify_files
 
 from .conftest import read_lines
@@ -239,3 +240,28 @@ def test_a_failing_checkpoint_sink_is_contained(tmp_path: Path) -> None:
     signer.close()
     assert errors == ["integrity.checkpoint"] * 3
     assert signer.seq == 3
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [({}, True), ({"audit_key": KEY}, False), ({"environment": "development"}, False),
+     ({"enabled": False}, False)],
+)
+def test_production_without_a_key_says_so_once(log_dir: Path, settings: dict[str, Any],
+                                               warned: bool) -> None:
+    with capture_events() as events:
+        secmon.configure(log_dir=log_dir, **settings)
+        secmon.login_failed(username="bob", reason="bad password")
+        secmon.login_failed(username="bob", reason="bad password")
+        secmon.flush()
+    notices = events.of_type("sys_monitor_disabled")
+    assert len(notices) == warned
+    if warned:
+        [notice] = notices
+        assert (notice["monitor"], notice["reason"], notice["level"]) == (
+            "audit-trail", "no_audit_key", "warning")
+        assert notice["event"].startswith("AUDIT_KEY is not set: audit events are written "
+                                          "unsigned, so the audit trail is not protected")
+        assert "Set SECMON_AUDIT_KEY" in notice["event"]
+        logged = read_lines(log_dir / "security.log")
+        assert [e["event_type"] for e in logged][:1] == ["sys_monitor_disabled"]

@@ -66,7 +66,8 @@ def test_file_paths_are_relative_to_log_dir(tmp_path: Path) -> None:
 
 
 def test_file_output_appends_whole_lines_from_many_threads(tmp_path: Path) -> None:
-    secmon.configure(outputs=[{"type": "file", "path": str(tmp_path / "s.log")}])
+    secmon.configure(outputs=[{"type": "file", "path": str(tmp_path / "s.log")}],
+                     environment="test")
 
     def work(n: int) -> None:
         for i in range(500):
@@ -84,7 +85,8 @@ def test_file_output_appends_whole_lines_from_many_threads(tmp_path: Path) -> No
 
 def test_file_output_recreates_a_deleted_directory_only_on_open(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "dir" / "s.log"
-    secmon.configure(outputs=[{"type": "file", "path": str(path), "mode": 0o600}])
+    secmon.configure(outputs=[{"type": "file", "path": str(path), "mode": 0o600}],
+                     environment="test")
     assert not path.exists()
     secmon.emit("authz_fail")
     assert path.exists()

@@ -218,7 +218,8 @@ def test_unwritable_file_output_is_counted_and_reported_once(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     pipeline = secmon.configure(outputs=[{"type": "file", "path": str(blocker / "s.log")},
-                                         {"type": "file", "path": str(tmp_path / "ok.log")}])
+                                         {"type": "file", "path": str(tmp_path / "ok.log")}],
+                                environment="test")
     for _ in range(5):
         secmon.emit("authz_fail")
     pipeline.flush()
@@ -266,7 +267,7 @@ def test_failing_output_does_not_starve_the_others(configured: Pipeline, log_dir
 
 
 def test_stdlib_logging_bridge(caplog: pytest.LogCaptureFixture) -> None:
-    secmon.configure(outputs=[{"type": "logging", "logger": "secmon"}])
+    secmon.configure(outputs=[{"type": "logging", "logger": "secmon"}], environment="test")
     with caplog.at_level(logging.INFO, logger="secmon"):
         secmon.emit("authz_fail", reason="nope")
     [record] = caplog.records

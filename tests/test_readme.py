@@ -60,8 +60,12 @@ def test_every_linked_document_exists() -> None:
             assert (ROOT / link).exists(), link
 
 
+AUDIT_KEY = "f" * 16 + "0123456789abcdef" * 3  # the quickstart's `export SECMON_AUDIT_KEY`
+
+
 def test_flask_quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SECMON_AUDIT_KEY", AUDIT_KEY)
     (tmp_path / "app.py").write_text(quickstart("flask/app.py"))
     app = load(tmp_path / "app.py", "readme_flask_app").app
     client = app.test_client()
@@ -85,6 +89,7 @@ def test_fastapi_quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     import httpx
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SECMON_AUDIT_KEY", AUDIT_KEY)
     (tmp_path / "main.py").write_text(quickstart("fastapi/main.py"))
     app = load(tmp_path / "main.py", "readme_fastapi_main").app
 
@@ -112,7 +117,7 @@ def test_django_quickstart(tmp_path: Path) -> None:
     settings = site / "mysite" / "settings.py"
     settings.write_text(settings.read_text() + "\n" + quickstart("django/settings.py"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECMON_", "DJANGO_"))}
-    env["SECMON_AUDIT_KEY"] = "f" * 16 + "0123456789abcdef" * 3
+    env["SECMON_AUDIT_KEY"] = AUDIT_KEY
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=site, env=env, check=True,
                    timeout=300)

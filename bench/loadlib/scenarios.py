@@ -24,7 +24,7 @@ from .receiver import AlertReceiver
 from .servers import PrivateRedis, Server, ServerConfig
 
 # Detection state of load runs: this database only, flushed before each run.
-REDIS_URL = os.environ.get("SECMON_LOAD_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = os.environ.get("LOAD_SECMON_REDIS_URL", "redis://127.0.0.1:6379/14")
 # Lower than secmon's defaults so that a short run crosses them; the rest are defaults.
 DETECTION: dict[str, dict[str, Any]] = {
     "credential_stuffing": {"threshold": 10}, "distributed_brute_force": {"threshold": 5}}

@@ -26,6 +26,8 @@ PASSWORD = "load-" + secrets.token_hex(10)
 FRAMEWORKS = ("django", "flask", "fastapi")
 WORKERS = {"django": 4, "flask": 4, "fastapi": 2}
 SERVER_NAMES = {"django": "gunicorn", "flask": "gunicorn", "fastapi": "uvicorn"}
+# Servers an example can run under besides its default: Django's own development server.
+OTHER_SERVERS = {"django": ("runserver",)}
 
 
 class ServerError(RuntimeError):
@@ -38,6 +40,7 @@ class ServerConfig:
 
     ``app_env`` goes over the example's defaults here (the demo accounts share PASSWORD
     unless it names SHOP_*_PASSWORD), ``secmon_env`` over SECMON_LOG_DIR=``log_dir``.
+    ``server`` is SERVER_NAMES[framework] unless one of OTHER_SERVERS is named.
     """
 
     framework: str
@@ -46,6 +49,7 @@ class ServerConfig:
     secmon_env: dict[str, str] = field(default_factory=dict)
     app_env: dict[str, str] = field(default_factory=dict)
     workers: int | None = None
+    server: str | None = None
 
     @property
     def log_dir(self) -> Path:
@@ -80,13 +84,19 @@ def _gunicorn_extra() -> list[str]:
 
 
 class Server:
-    """One example project under gunicorn (Django, Flask) or uvicorn (FastAPI)."""
+    """One example project under gunicorn (Django, Flask) or uvicorn (FastAPI), or Django's
+    ``manage.py runserver`` (one process, no reloader)."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.framework = config.framework
-        self.workers = config.workers or WORKERS[config.framework]
-        self.output = config.workdir / f"{SERVER_NAMES[self.framework]}.out"
+        self.server = config.server or SERVER_NAMES[config.framework]
+        known = (SERVER_NAMES[self.framework], *OTHER_SERVERS.get(self.framework, ()))
+        if self.server not in known:
+            raise ValueError(f"the {self.framework} example does not run under {self.server}")
+        self.workers = 1 if self.server == "runserver" else (
+            config.workers or WORKERS[config.framework])
+        self.output = config.workdir / f"{self.server}.out"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.env = self._env()
@@ -123,11 +133,14 @@ class Server:
         listener = free_listener()
         port = listener.getsockname()[1]
         fd = listener.fileno()
-        command, cwd = self._command(fd)
+        inherits = self.server != "runserver"  # which binds the port itself
+        if not inherits:
+            listener.close()
+        command, cwd = self._command(fd, port)
         with self.output.open("ab") as sink:
             self.process = subprocess.Popen(
                 command, env=self.env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT,
-                pass_fds=(fd,),
+                pass_fds=(fd,) if inherits else (),
             )
         listener.close()
         self.url = f"http://127.0.0.1:{port}"
@@ -140,8 +153,13 @@ class Server:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _command(self, fd: int) -> tuple[list[str], Path]:
+    def _command(self, fd: int, port: int) -> tuple[list[str], Path]:
         workers = str(self.workers)
+        if self.server == "runserver":
+            # Without the reloader the process is the server; it builds its handler as the
+            # reloader's child would (get_wsgi_application(), a second django.setup()).
+            return [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"
+                    ], EXAMPLES / "django_site"
         if self.framework == "django":
             return [PYTHON, "-m", "gunicorn", "--workers", workers, "--bind", f"fd://{fd}",
                     "--graceful-timeout", "30", "--log-level", "warning", *_gunicorn_extra(),
@@ -191,13 +209,14 @@ class Server:
     @property
     def name(self) -> str:
         what = "with secmon" if self.config.secmon else "without secmon"
-        return (f"{self.framework} under {SERVER_NAMES[self.framework]} "
-                f"({self.workers} workers, {what})")
+        return f"{self.framework} under {self.server} ({self.workers} workers, {what})"
 
     @property
     def forked_workers(self) -> int:
         """How many worker processes the main process forks (uvicorn serves one itself)."""
-        return 0 if self.framework == "fastapi" and self.workers == 1 else self.workers
+        if self.server == "runserver" or (self.framework == "fastapi" and self.workers == 1):
+            return 0
+        return self.workers
 
     def worker_pids(self) -> list[int]:
         """The worker processes now serving (children of the server's main process)."""

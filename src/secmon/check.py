@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config import ConfigError, Settings, from_prefixed
+from .integrity import SET_THE_KEY, UNSIGNED
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 TIMEOUT = 3.0
@@ -122,11 +123,22 @@ def _app_settings(app: Any) -> Settings | Mapping[str, Any] | None:
     return current.settings if current is not None else None
 
 
+_django_setup_error: list[Exception] = []
+
+
 def _django_settings() -> tuple[Any, Mapping[str, Any]]:
     import django
     from django.conf import settings
 
-    django.setup()
+    # A failed django.setup() cannot be run again ("populate() isn't reentrant"): each
+    # check that needs the settings reports the first failure.
+    if _django_setup_error:
+        raise _django_setup_error[0]
+    try:
+        django.setup()
+    except Exception as exc:
+        _django_setup_error.append(exc)
+        raise
     raw = getattr(settings, "SECMON", {}) or {}
     return settings, raw
 
@@ -157,8 +169,7 @@ def audit_key(settings: Settings) -> Check:
     key = settings.audit_key
     missing = FAIL if settings.is_production else WARN
     if key is None:
-        return Check("audit key", missing, "AUDIT_KEY is not set: audit records are not "
-                     "hash-chained and `secmon verify` has nothing to check")
+        return Check("audit key", missing, f"AUDIT_KEY is not set: {UNSIGNED}. {SET_THE_KEY}")
     problems = []
     if len(key) < 32:
         problems.append(f"only {len(key)} bytes (use at least 32: secrets.token_hex(32))")

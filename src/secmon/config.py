@@ -18,15 +18,26 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ENVIRONMENTS = ("production", "development", "test")
 USERNAME_MODES = ("hash", "plain", "omit")
 ENV_PREFIX = "SECMON_"
+UNKNOWN_SETTING = "unknown setting"
 
 
 class ConfigError(ValueError):
-    """A setting is missing, unknown or invalid; the message names the key."""
+    """A setting is missing, unknown or invalid; the message names the key.
 
-    def __init__(self, key: str, problem: str) -> None:
+    ``suggestion`` is the closest valid name or value to a misspelled one, if any.
+    """
+
+    def __init__(self, key: str, problem: str, *, suggestion: str | None = None) -> None:
         self.key = key
         self.problem = problem
-        super().__init__(f"secmon setting {key}: {problem}")
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        super().__init__(f"secmon setting {key}: {problem}{hint}")
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return close[0] if close else None
 
 
 # --- converters: (key, raw value) -> typed value, raising ConfigError ---------------------
@@ -80,7 +91,8 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
         if text == "warn":
             text = "warning"
         if text not in allowed:
-            raise ConfigError(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+            raise ConfigError(key, f"expected one of {', '.join(allowed)}, got {value!r}",
+                              suggestion=_closest(text, allowed))
         return text
 
     return convert
@@ -290,9 +302,9 @@ class Settings:
         known = {f.name for f in fields(cls)}
         for attr, (given_name, value) in raw.items():
             if attr not in known:
-                close = difflib.get_close_matches(attr.upper(), [k.upper() for k in known], 1)
-                hint = f"; did you mean {close[0]}?" if close else ""
-                raise ConfigError(given_name, f"unknown setting{hint}")
+                close = _closest(attr, known)
+                raise ConfigError(given_name, UNKNOWN_SETTING,
+                                  suggestion=close and _spelled_like(given_name, close))
             values[attr] = _CONVERTERS[attr](attr.upper(), value)
         settings = cls(**values)
         settings._check()
@@ -343,6 +355,14 @@ class Settings:
 
 _SECRET_FIELDS = {"hash_key", "audit_key", "audit_keys"}
 _ALERT_SECRETS = {"url", "routing_key", "secret"}
+
+
+def _spelled_like(given: str, attr: str) -> str:
+    """``attr`` as the user would write it, going by ``given``: log_dir, SECMON_LOG_DIR."""
+    given = given.strip()
+    if given.upper().startswith(ENV_PREFIX):
+        return given[: len(ENV_PREFIX)] + attr.upper()
+    return attr if given.islower() else attr.upper()
 
 
 def _normalize(name: str) -> str:

@@ -29,7 +29,9 @@ checkpoint is written only for records already handed to the outputs. With
 signature that a verifier checks with the public key alone and cannot forge.
 
 Without ``AUDIT_KEY`` nothing is signed, in any environment: a key nobody holds would
-make a chain nobody can verify. ``secmon check`` warns about it in production.
+make a chain nobody can verify. In production a pipeline says so once, as a
+``sys_monitor_disabled`` event, and ``secmon check`` and Django's system checks fail or
+warn about it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import os
 import socket
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from secrets import token_hex
@@ -393,6 +395,20 @@ def build_signer(
         signing_key=signing_key,
         on_error=on_error,
     )
+
+
+# What a missing AUDIT_KEY means, and what to do: in the event, `secmon check`, Django's check.
+UNSIGNED = ("audit events are written unsigned, so the audit trail is not protected against "
+            "tampering and `secmon verify` cannot check it")
+SET_THE_KEY = ("Set SECMON_AUDIT_KEY (or the AUDIT_KEY setting) to a random secret of at "
+               "least 32 bytes: python -c 'import secrets; print(secrets.token_hex(32))'")
+
+
+def report_unsigned(settings: Settings, emit: Callable[..., None]) -> None:
+    """In production without ``AUDIT_KEY``: one event saying the trail is not protected."""
+    if settings.audit_key is None and settings.is_production and settings.enabled:
+        emit("sys_monitor_disabled", message=f"AUDIT_KEY is not set: {UNSIGNED}. "
+                      f"{SET_THE_KEY}", monitor="audit-trail", reason="no_audit_key")
 
 
 def _refuse_key_in_log_dirs(key_path: Path, settings: Settings, outputs: Sequence[object]) -> None:

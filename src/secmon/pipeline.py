@@ -31,8 +31,11 @@ _STDLIB_LEVELS = {
     "critical": logging.CRITICAL,
 }
 
-# Captures opened by secmon.testing.capture_events(); every pipeline feeds them.
+# Captures opened by secmon.testing.capture_events(); every pipeline feeds them. While one
+# opened with outputs=False is also in `withheld`, events go to the captures alone: no
+# output, no audit signature (the chain goes on where it was), no detection.
 captures: list[list[dict[str, Any]]] = []
+withheld: list[list[dict[str, Any]]] = []
 
 # Context fields secmon derived itself (parsed IP addresses): nothing in them to sanitize.
 _RESOLVED_FIELDS = frozenset({"source_ip", "peer_ip"})
@@ -66,7 +69,7 @@ class Pipeline:
         for output in self.outputs:
             output.attach(self.emit, self.errors.report)
         # Imported here, not at the top: `import secmon` stays light for the command line.
-        from .integrity import build_signer
+        from .integrity import build_signer, report_unsigned
 
         self.signer = build_signer(settings, self.outputs, self.errors.report)
         self.engine = self._detection(settings)
@@ -80,6 +83,7 @@ class Pipeline:
             ),
             cache_logger_on_first_use=True,
         ).bind()
+        report_unsigned(self.settings, self.emit)
 
     # -- the public entry point ---------------------------------------------------------
 
@@ -122,7 +126,7 @@ class Pipeline:
 
     def signal(self, name: str, **fields: Any) -> None:
         """Feed detection something that is not an event of its own (e.g. one 404)."""
-        if self.engine is None or not self.settings.enabled:
+        if self.engine is None or not self.settings.enabled or withheld:
             return
         try:
             ctx = _context._current.get()
@@ -280,6 +284,11 @@ class _Router:
 
     def route(self, event: dict[str, Any], spec: EventSpec, audit: bool) -> None:
         pipeline = self.pipeline
+        if withheld:
+            if LEVEL_RANK[event["level"]] >= pipeline.min_rank:
+                for captured in captures:
+                    captured.append(event)
+            return
         if LEVEL_RANK[event["level"]] >= pipeline.min_rank:
             self._deliver(event, spec, audit)
         pipeline.counters["events"] += 1

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .pipeline import captures
+from .pipeline import captures, withheld
 
 
 class CapturedEvents(list[dict[str, Any]]):
@@ -20,19 +20,37 @@ class CapturedEvents(list[dict[str, Any]]):
 
 
 @contextmanager
-def capture_events() -> Iterator[CapturedEvents]:
+def capture_events(*, outputs: bool = True) -> Iterator[CapturedEvents]:
     """Collect every event secmon emits (from any pipeline) while the block runs.
 
     >>> with capture_events() as events:
     ...     client.post("/login", data={"username": "bob", "password": "wrong"})
     >>> assert events.types() == ["authn_login_fail"]
+
+    The events still go where the settings send them, signed into the audit chain, and
+    detection sees them: a test can assert on the log files and on detections as well.
+    With ``outputs=False`` the block's events, from every thread, go to the capture alone,
+    as structlog's ``capture_logs()`` keeps its own: nothing is written, signed or sent,
+    and detection does not count them (its counters may be shared through Redis), so a
+    shell on a production configuration leaves logs, audit chain and alerts untouched.
     """
     events = CapturedEvents()
     captures.append(events)
+    if not outputs:
+        withheld.append(events)
     try:
         yield events
     finally:
-        captures.remove(events)
+        for registry in (captures, withheld):
+            _discard(registry, events)
+
+
+def _discard(registry: list[list[dict[str, Any]]], events: CapturedEvents) -> None:
+    # By identity: list.remove() compares by value, and nested captures hold equal lists.
+    for index, item in enumerate(registry):
+        if item is events:
+            del registry[index]
+            return
 
 
 try:

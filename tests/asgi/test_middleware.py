@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -445,6 +448,33 @@ def test_per_app_settings_get_their_own_pipeline(
 def test_a_bad_setting_fails_at_startup_naming_the_key() -> None:
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         SecMonMiddleware(Starlette(), trusted_proxies="not-a-network")
+    with pytest.raises(ConfigError, match=r"^secmon setting logdir: unknown setting; did you "
+                                          r"mean log_dir\?$"):
+        SecMonMiddleware(Starlette(), logdir="logs")
+
+
+APP_WITH_A_TYPO = """
+from starlette.applications import Starlette
+from secmon.asgi import SecMonMiddleware
+
+app = Starlette()
+app.add_middleware(SecMonMiddleware, settings={"LOGDIR": "logs"})
+"""
+
+
+@pytest.mark.e2e
+def test_add_middleware_with_a_bad_setting_fails_the_servers_startup(tmp_path: Path) -> None:
+    # Starlette builds the middleware at the first call, under the server: uvicorn would
+    # take an error there for "lifespan unsupported", start, and answer every request 500.
+    (tmp_path / "typo_app.py").write_text(APP_WITH_A_TYPO)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECMON_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "typo_app:app", "--port", "0"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 3  # uvicorn: startup failed
+    assert "ERROR:    secmon setting LOGDIR: unknown setting; did you mean LOG_DIR?\n" \
+           "ERROR:    Application startup failed. Exiting." in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_failing_output_never_breaks_the_request(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
+from django.utils.log import configure_logging
 
 from secmon.django.security_log import SecurityLogHandler, attach
 from secmon.pipeline import Pipeline
@@ -20,6 +22,18 @@ def test_csrf_failure_is_one_input_validation_fail(configured: Pipeline,
     assert (event["event_type"], event["reason"]) == ("input_validation_fail", "csrf")
     assert "CSRF cookie not set" in event["detail"]
     assert (event["path"], event["route"], event["status"]) == ("/contact/", "contact/", 403)
+
+
+def test_logging_configured_again_before_the_handler_is_built(
+    configured: Pipeline, secmon_events: CapturedEvents
+) -> None:
+    # runserver's get_wsgi_application() runs django.setup() a second time: logging is
+    # configured again, which empties the handlers of every child of the "django" logger.
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    response = Client(enforce_csrf_checks=True).post("/contact/", {"email": "a@example.com"})
+    assert response.status_code == 403
+    assert [(e["event_type"], e["reason"]) for e in secmon_events] == [
+        ("input_validation_fail", "csrf")]
 
 
 def test_disallowed_host_before_the_middleware_ran(configured: Pipeline,
@@ -62,10 +76,9 @@ def silenced() -> Iterator[logging.Logger]:
 
 def test_a_silenced_logger_still_reports(configured: Pipeline, silenced: logging.Logger,
                                          secmon_events: CapturedEvents) -> None:
+    # The record never reaches django.security; building a handler attaches to the logger.
     Client().get("/hello/", HTTP_HOST="evil.example")
-    assert secmon_events == []  # the record never reaches django.security
+    Client().get("/hello/", HTTP_HOST="evil.example")
     attach()
-    attach()  # idempotent
     assert sum(isinstance(h, SecurityLogHandler) for h in silenced.handlers) == 1
-    Client().get("/hello/", HTTP_HOST="evil.example")
-    assert secmon_events.types() == ["input_validation_fail"]
+    assert secmon_events.types() == ["input_validation_fail"] * 2

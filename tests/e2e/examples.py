@@ -24,16 +24,17 @@ CARD = "4111111111111111"
 
 def example(framework: str, workdir: Path, *, workers: int,
             secmon_env: dict[str, str] | None = None,
-            app_env: dict[str, str] | None = None) -> Server:
-    """The example under its real server (not started yet): secmon in production, signing
-    audit events with a key of its own; the shops' accounts with PASSWORDS."""
+            app_env: dict[str, str] | None = None, server: str | None = None) -> Server:
+    """The example under its real server (``server``, else its default; not started yet):
+    secmon in production, signing audit events with a key of its own; the shops' accounts
+    with PASSWORDS."""
     shop_accounts = {f"SHOP_{user.upper()}_PASSWORD": password
                      for user, password in PASSWORDS.items()}
     return Server(ServerConfig(
         framework, workdir, workers=workers,
         secmon_env={"SECMON_ENVIRONMENT": "production", "SECMON_AUDIT_KEY": secrets.token_hex(32),
                     **(secmon_env or {})},
-        app_env={**shop_accounts, **(app_env or {})},
+        app_env={**shop_accounts, **(app_env or {})}, server=server,
     ))
 
 

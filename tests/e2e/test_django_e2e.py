@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from bench.loadlib.servers import PASSWORD, Server
+from bench.loadlib.servers import EXAMPLES, PASSWORD, PYTHON, Server, free_port
 
 from ..conftest import read_lines
 from .examples import (
@@ -138,3 +139,43 @@ def _wait_for(site: Server, event_type: str) -> list[dict[str, Any]]:
             return events
         time.sleep(0.2)
     pytest.fail(f"no {event_type} in security.log")
+
+
+@pytest.mark.parametrize(("server", "debug"), [("gunicorn", "0"), ("runserver", "1")])
+def test_a_post_without_csrf_token_is_a_csrf_failure(tmp_path: Path, server: str,
+                                                     debug: str) -> None:
+    # runserver, as a newcomer starts it (DEBUG on), builds its request handler after a
+    # second django.setup(), which configures logging again.
+    with example("django", tmp_path, workers=1, server=server,
+                 app_env={"DJANGO_DEBUG": debug}) as site, httpx.Client(
+                     base_url=site.url, timeout=30) as client:
+        login = {"username": "alice", "password": PASSWORD}
+        assert client.post("/admin/login/", data=login).status_code == 403  # no cookie
+        client.get("/admin/login/")
+        assert "csrftoken" in client.cookies
+        assert client.post("/admin/login/", data=login).status_code == 403  # no token
+        events = read_lines(site.config.log_dir / "security.log")
+
+    on_login = [e for e in events if e.get("path") == "/admin/login/"]
+    assert [(e["event_type"], e["reason"], e["status"]) for e in on_login] == [
+        ("input_validation_fail", "csrf", 403)] * 2
+    assert ["CSRF cookie not set" in e["detail"] for e in on_login] == [True, False]
+    assert "CSRF token missing" in on_login[1]["detail"]
+
+
+def test_a_misspelled_setting_stops_the_servers_with_its_name(tmp_path: Path) -> None:
+    site = example("django", tmp_path, workers=1, secmon_env={"SECMON_AUDIT_KY": "x" * 40})
+    run = partial(subprocess.run, env=site.env, cwd=EXAMPLES / "django_site",
+                  capture_output=True, text=True, timeout=120)
+    # runserver performs the system checks first: Django's message, no traceback.
+    runserver = run([PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{free_port()}"])
+    assert runserver.returncode == 1
+    assert "Traceback" not in runserver.stderr
+    assert ("(secmon.E003) secmon setting SECMON_AUDIT_KY: unknown setting. secmon is off "
+            "until this is fixed.\n\tHINT: Did you mean SECMON_AUDIT_KEY?") in runserver.stderr
+    # gunicorn runs no checks: the worker does not boot, rather than serve unmonitored.
+    gunicorn = run([PYTHON, "-m", "gunicorn", "--workers", "1", "--bind",
+                    f"127.0.0.1:{free_port()}", "mysite.wsgi:application"])
+    assert gunicorn.returncode != 0
+    assert ("ImproperlyConfigured: secmon setting SECMON_AUDIT_KY: unknown setting; did you "
+            "mean SECMON_AUDIT_KEY?") in gunicorn.stderr

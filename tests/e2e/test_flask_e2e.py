@@ -18,7 +18,7 @@ from .examples import CARD, PASSWORDS, SPOOFED, WINDOWS_EXE, assert_shop_logs, c
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 # Detection counters and rate limits shared by both workers; this suite's Redis database.
-REDIS_URL = os.environ.get("SECMON_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_URL = os.environ.get("TEST_SECMON_E2E_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_init_app_twice_reports_once(make_app: AppFactory, secmon_events: Captur
     [
         ("SECMON_MIN_LEVEL", "loud", "expected one of"),
         ("SECMON_TRUSTED_PROXIES", ["10.0.0.0/33"], "not an IP address or network"),
-        ("SECMON_LOGDIR", "/tmp/x", "did you mean LOG_DIR"),
+        ("SECMON_LOGDIR", "/tmp/x", "unknown setting; did you mean SECMON_LOG_DIR?"),
         ("SECMON_OUTPUTS", [{"type": "carrier-pigeon"}], "unknown output type"),
     ],
 )

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.postgres
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 # Overridable so that several checkouts can run the suite on one server at once.
-DATABASE = os.environ.get("SECMON_TEST_PG_DATABASE", "secmon_audit_test")
+DATABASE = os.environ.get("TEST_SECMON_PG_DATABASE", "secmon_audit_test")
 WRITER = f"{DATABASE}_writer"
 KEY = b"p" * 32
 KEYS = {"k1": KEY}

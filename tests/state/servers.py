@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import redis
 
 # The database of the shared server that these tests may use (and clean).
-SHARED_REDIS_URL = os.environ.get("SECMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SHARED_REDIS_URL = os.environ.get("TEST_SECMON_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 from ..context import _current, reset_request
 from ..pipeline import Pipeline, current_pipeline, emit_once, get_pipeline
 from ..web import STATUS_EVENTS, report_exception, report_status
@@ -50,11 +50,24 @@ class SecMonMiddleware:
     ) -> None:
         self.app = app
         self.pipeline: Pipeline | None = None
+        self.config_error: ConfigError | None = None
         if settings is not None or settings_kwargs:
-            self.pipeline = Pipeline(Settings.build(settings, **settings_kwargs))
-            atexit.register(_close_at_exit, weakref.ref(self.pipeline))
+            try:
+                self.pipeline = Pipeline(Settings.build(settings, **settings_kwargs))
+            except ConfigError as exc:
+                if not _in_event_loop():
+                    raise
+                # Starlette builds its middleware at the first call, inside the server,
+                # where uvicorn would take an error for "lifespan unsupported" and serve
+                # 500s: fail the startup instead, with the message.
+                self.config_error = exc
+            else:
+                atexit.register(_close_at_exit, weakref.ref(self.pipeline))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.config_error is not None:
+            await _refuse(self.config_error, scope, receive, send)
+            return
         if scope["type"] != "http":
             if scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
@@ -143,6 +156,23 @@ class SecMonMiddleware:
         """Flush and close this app's own pipeline (if it has one)."""
         if self.pipeline is not None:
             self.pipeline.close(timeout)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _refuse(error: ConfigError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Fail the lifespan startup with the error's message; raise it in any other scope."""
+    if scope["type"] != "lifespan":
+        raise error
+    message = await receive()
+    if message["type"] == "lifespan.startup":
+        await send({"type": "lifespan.startup.failed", "message": str(error)})
 
 
 def _inspector_for(scope: Scope) -> MultipartInspector | None:

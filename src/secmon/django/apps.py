@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig, apps
-from django.conf import settings
 from django.core.signals import got_request_exception
-
-from ..pipeline import configure
 
 
 class SecmonConfig(AppConfig):  # type: ignore[misc]  # django is untyped here
@@ -15,15 +12,14 @@ class SecmonConfig(AppConfig):  # type: ignore[misc]  # django is untyped here
     verbose_name = "secmon security monitoring"
 
     def ready(self) -> None:
-        # A bad SECMON dict raises ConfigError naming the key: the site does not start.
-        configure(getattr(settings, "SECMON", None))
-
-        from . import auth, checks, iam, security_log
+        from . import auth, checks, configured, iam, security_log
         from .middleware import report_unhandled
 
         checks.register()
+        configured.configure_from_settings()
         if apps.is_installed("django.contrib.auth"):
             auth.connect()
             iam.connect()
         security_log.attach()
         got_request_exception.connect(report_unhandled, dispatch_uid="secmon.django.exceptions")
+

@@ -12,6 +12,8 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from ..config import ConfigError, Settings
+from ..integrity import SET_THE_KEY, UNSIGNED
+from .configured import config_error
 from .middleware import SecurityMiddleware
 
 TAG = "secmon"
@@ -48,15 +50,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         secmon = Settings.build(getattr(settings, "SECMON", None))
     except ConfigError as exc:
-        return [checks.Error(str(exc), id="secmon.E003")]
+        return [_invalid(exc)]
+    failed = config_error()  # SECMON is valid, yet configuring secmon from it failed
+    if failed is not None:
+        return [_invalid(failed)]
     messages: list[checks.CheckMessage] = []
-    if not settings.DEBUG:
+    if secmon.is_production or not settings.DEBUG:
         key = secmon.audit_key
         if key is None:
+            elsewhere = (" On a development machine, set SECMON['ENVIRONMENT'] to "
+                         "'development'." if settings.DEBUG else "")
             messages.append(checks.Warning(
-                "SECMON['AUDIT_KEY'] is not set: the audit log is not signed and cannot be "
-                "verified.",
-                hint="Set it from a secret, e.g. secrets.token_hex(32), via SECMON_AUDIT_KEY.",
+                f"SECMON['AUDIT_KEY'] is not set: {UNSIGNED}.",
+                hint=f"{SET_THE_KEY}.{elsewhere}",
                 id="secmon.W004",
             ))
         elif len(key) < MIN_KEY_BYTES or len(set(key)) < MIN_KEY_DISTINCT:
@@ -81,6 +87,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="secmon.E007",
             ))
     return messages
+
+
+def _invalid(exc: ConfigError) -> checks.CheckMessage:
+    hint = f"Did you mean {exc.suggestion}?" if exc.suggestion else None
+    return checks.Error(
+        f"secmon setting {exc.key}: {exc.problem}. secmon is off until this is fixed.",
+        hint=hint, id="secmon.E003")
 
 
 def register() -> None:

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.core.exceptions import (
+    BadRequest,
+    ImproperlyConfigured,
+    PermissionDenied,
+    SuspiciousOperation,
+)
 from django.http.multipartparser import MultiPartParserError
 from django.utils.module_loading import import_string
 
 from ..context import bind_request, current, reset_request
 from ..pipeline import emit_once, get_pipeline
 from ..web import report_exception, report_status
-from .request import DjangoRequestContext, explain, in_request, view_fields
+from .configured import config_error
+from .request import DjangoRequestContext, check_name, explain, in_request, view_fields
 from .uploads import parsed, report_files
 
 _BAD_INPUT = (SuspiciousOperation, BadRequest, MultiPartParserError)
-_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 class SecurityMiddleware:
@@ -35,6 +39,14 @@ class SecurityMiddleware:
     async_capable = True
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        from . import security_log
+
+        failed = config_error()
+        if failed is not None:  # what the system checks report as secmon.E003
+            raise ImproperlyConfigured(str(failed)) from None
+        # Django builds its request handler after a second django.setup() under runserver
+        # (get_wsgi_application()): logging was configured again, and our handler removed.
+        security_log.attach()
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         # Django wraps a hook of the other mode in sync_to_async, a thread hop per request.
@@ -120,11 +132,6 @@ def report_unhandled(sender: Any, request: Any = None, **kwargs: Any) -> None:
         get_pipeline().report_error("django.exception", error)
 
 
-def check_name(name: str) -> str:
-    """``DisallowedHost`` -> ``disallowed_host``: the reason naming a Django check."""
-    return _WORD.sub("_", name).lower()
-
-
 @functools.cache
 def rate_limit_errors() -> tuple[type[BaseException], ...]:
     """django-ratelimit's exception (and RATELIMIT_EXCEPTION_CLASS), when installed."""
@@ -144,4 +151,4 @@ def rate_limit_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-__all__ = ["SecurityMiddleware", "check_name", "rate_limit_errors", "report_unhandled"]
+__all__ = ["SecurityMiddleware", "rate_limit_errors", "report_unhandled"]

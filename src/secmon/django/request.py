@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache, partial
@@ -14,6 +15,12 @@ from ..context import LazyRequestContext, RequestContext, bind_request, current,
 from ..web import STATUS_EVENTS
 
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def check_name(name: str) -> str:
+    """``DisallowedHost`` -> ``disallowed_host``: the reason naming a Django check."""
+    return _WORD.sub("_", name).lower()
 
 
 @lru_cache(maxsize=256)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..pipeline import emit_once, get_pipeline
-from .middleware import check_name
-from .request import explain, in_request, view_fields
+from .request import check_name, explain, in_request, view_fields
 
 LOGGER = "django.security"
 
@@ -41,7 +40,9 @@ def attach() -> SecurityLogHandler:
     """Attach the handler to ``django.security`` and to its children that do not propagate.
 
     LOGGING recipes often silence ``django.security.DisallowedHost`` with
-    ``propagate: False``; those records still are security events.
+    ``propagate: False``; those records still are security events. Configuring logging
+    again empties the handlers of these loggers, so SecurityMiddleware attaches it again
+    whenever Django builds a request handler.
     """
     handler = SecurityLogHandler()
     loggers = [logging.getLogger(LOGGER)]

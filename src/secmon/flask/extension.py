@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import got_request_exception
 
-from ..config import ENV_PREFIX, ConfigError, Settings, from_prefixed
+from ..config import ENV_PREFIX, UNKNOWN_SETTING, ConfigError, Settings, from_prefixed
 from ..context import _current
 from ..pipeline import Pipeline, configure, current_pipeline
 from ..web import STATUS_EVENTS, report_exception, report_status
@@ -150,8 +150,14 @@ def _naming_config_keys() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        key = exc.key if exc.key.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{exc.key}"
-        raise ConfigError(key, exc.problem) from None
+        suggestion = exc.suggestion
+        if exc.problem == UNKNOWN_SETTING and suggestion is not None:
+            suggestion = _prefixed(suggestion)  # a setting's name, not a value
+        raise ConfigError(_prefixed(exc.key), exc.problem, suggestion=suggestion) from None
+
+
+def _prefixed(name: str) -> str:
+    return name if name.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{name}"
 
 
 def _pipeline_for(app: Flask, settings: Settings) -> Pipeline | None:
