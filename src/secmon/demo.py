@@ -189,13 +189,14 @@ class Screen:
 
 
 def examples_root() -> Path:
-    """The example projects of a source checkout (where `make demo` runs)."""
-    for candidate in (Path(__file__).resolve().parents[2] / "example_projects",
+    """The example projects: those the wheel ships in the package, or a source checkout's."""
+    for candidate in (Path(__file__).resolve().parent / "example_projects",
+                      Path(__file__).resolve().parents[2] / "example_projects",
                       Path.cwd() / "example_projects"):
         if candidate.is_dir():
             return candidate
-    raise DemoError("the example projects were not found: `secmon demo` runs them from a "
-                    "clone of the secmon repository (run `make demo` there)")
+    raise DemoError("the example projects were not found: reinstall secmon, or run "
+                    "`make demo` in a clone of the secmon repository")
 
 
 def load_module(path: Path, name: str) -> ModuleType:
