@@ -82,12 +82,25 @@ def debian_package(path: str) -> str | None:
     return None
 
 
-def on_every_debian(package: str) -> bool:
+def on_every_debian(package: str | None) -> bool:
     """Whether a minimal Debian (debootstrap's minbase) has the package: Priority required."""
+    if package is None:
+        return False
     done = subprocess.run(["dpkg-query", "-W", "-f", "${Priority} ${Essential}", package],
                           capture_output=True, text=True, check=True)
     priority, essential = done.stdout.split()
     return priority == "required" or essential == "yes"
+
+
+def providers(path: str) -> list[str]:
+    """The files that may stand behind a program: itself, or each choice of its alternative
+    (awk is mawk on a minimal Debian, whatever this machine chose)."""
+    link = os.readlink(path) if os.path.islink(path) else ""
+    if not link.startswith("/etc/alternatives/"):
+        return [path]
+    done = subprocess.run(["update-alternatives", "--list", Path(link).name],
+                          capture_output=True, text=True)
+    return done.stdout.split()
 
 
 def missing_on_a_fresh_machine(clone: Path, steps: str) -> list[str]:
@@ -104,15 +117,16 @@ def missing_on_a_fresh_machine(clone: Path, steps: str) -> list[str]:
             elif not path.stat().st_mode & stat.S_IXUSR:
                 lacking.append(f"{program} (not executable in a fresh clone)")
             else:
-                interpreter = path.read_text().partition("\n")[0].removeprefix("#!").split()
-                package = debian_package(interpreter[0]) if interpreter else None
-                if package is None or not on_every_debian(package):
-                    lacking.append(f"{program} (its interpreter {interpreter})")
+                first = path.read_bytes().partition(b"\n")[0].decode(errors="replace")
+                interpreter = first.removeprefix("#!").split()[:1] if first[:2] == "#!" else []
+                if not any(on_every_debian(debian_package(file))
+                           for name in interpreter for file in providers(name)):
+                    lacking.append(f"{program} (runs with {interpreter or 'no #! line'})")
         elif program not in SHELL_BUILTINS and program not in PREREQUISITES:
             found = shutil.which(program)
-            package = debian_package(found) if found else None
-            if package is None or not on_every_debian(package):
-                lacking.append(f"{program} ({package or 'not from a Debian package'})")
+            packages = [debian_package(file) for file in providers(found)] if found else []
+            if not any(on_every_debian(package) for package in packages):
+                lacking.append(f"{program} ({', '.join(map(str, packages)) or 'not found'})")
         if args[:2] == ["-m", "venv"] and len(args) > 2:
             made.append(clone / args[2])
     return lacking
