@@ -74,6 +74,7 @@ wait_for() {
 postgresql() {
     if ! pg_up; then
         cluster=$(pg_cluster)
+        # shellcheck disable=SC2012 # the versions installed: plain numbers
         [ -n "$cluster" ] || fail "postgresql: no cluster listens on port $PG_PORT; create one" \
             "with: $(as_root pg_createcluster --start -p $PG_PORT \
             "$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)" main)"
@@ -125,13 +126,13 @@ if [ -n "$packages" ]; then
         fail "not installed:$packages (Debian package names); install them with this" \
              "system's package manager"
     elif ! root; then
-        fail "not installed:$packages; install with: $(as_root apt-get install$packages)"
+        fail "not installed:$packages; install with: $(as_root "apt-get install$packages")"
     fi
     echo "services: installing$packages"
     apt-get update -qq
     # shellcheck disable=SC2086 # one word per package
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages \
-        >/dev/null
+    DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes \
+        apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
 
 # 2. Start what is stopped.
