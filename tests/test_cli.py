@@ -203,6 +203,7 @@ def test_progress_bar_on_a_terminal_only(log: Path, monkeypatch: pytest.MonkeyPa
 
     stderr = _Terminal() if terminal else io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setenv("TERM", "xterm-256color")  # rich draws nothing on TERM=dumb (some CIs)
     monkeypatch.setattr(secmon.query, "PROGRESS_MIN_BYTES", 1)
     job = Query([str(log)], analysis="failed-logins", by="ip")
     with _reading([str(log)]) as advance:

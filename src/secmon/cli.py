@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -444,14 +445,47 @@ def demo(directory: Path, pause: bool | None) -> int:
     grant are played against them. Events and alerts are shown as they happen, the audit
     chain is verified, and the logs and report.html are written to --dir.
     """
+    missing = _missing_requirements("demo")
+    if missing:
+        raise click.ClickException(f"demo: the example projects need {', '.join(missing)} "
+                                   f'(not installed here): pip install "secmon[demo]"')
     from .demo import DemoError, run_demo
 
     try:
         return run_demo(directory, pause=sys.stdout.isatty() if pause is None else pause)
     except DemoError as exc:
         raise click.ClickException(f"demo: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.partition(".")[0] == "secmon":
+            raise
+        raise click.ClickException(f"demo: the example projects import {exc.name} (not "
+                                   f'installed here): pip install "secmon[demo]"') from None
     except OSError as exc:
         raise InputProblem(f"demo: cannot use {directory}: {exc.strerror or exc}") from None
+
+
+_EXTRA_REQUIREMENT = re.compile(
+    r"""^([A-Za-z0-9][A-Za-z0-9._-]*)[^;]*;\s*extra\s*==\s*["']([^"']+)["']\s*$""")
+
+
+def _missing_requirements(extra: str) -> list[str]:
+    """The distributions of one of secmon's extras that are not installed, by name."""
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("secmon") or []
+    except metadata.PackageNotFoundError:  # run from a bare source tree: nothing to compare
+        return []
+    missing = []
+    for requirement in requirements:
+        match = _EXTRA_REQUIREMENT.match(requirement)
+        if match is None or match.group(2) != extra:
+            continue
+        try:
+            metadata.distribution(match.group(1))
+        except metadata.PackageNotFoundError:
+            missing.append(match.group(1))
+    return missing
 
 
 def main() -> None:

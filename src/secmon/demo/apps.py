@@ -21,13 +21,15 @@ class DemoError(Exception):
 
 
 def examples_root() -> Path:
-    """The example projects of a source checkout (where `make demo` runs)."""
-    for candidate in (Path(__file__).resolve().parents[3] / "example_projects",
+    """The example projects: those the wheel ships in the package, or a source checkout's."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "example_projects",
+                      package.parents[1] / "example_projects",
                       Path.cwd() / "example_projects"):
         if candidate.is_dir():
             return candidate
-    raise DemoError("the example projects were not found: `secmon demo` runs them from a "
-                    "clone of the secmon repository (run `make demo` there)")
+    raise DemoError("the example projects were not found: reinstall secmon, or run "
+                    "`make demo` in a clone of the secmon repository")
 
 
 def load_module(path: Path, name: str) -> ModuleType:
