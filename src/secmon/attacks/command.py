@@ -52,18 +52,24 @@ _CODE_EXEC = re.compile(
 )
 
 
+_TRICK_MARKS = re.compile(r"[${(]|/dev/|-i\b|\bnc\b")
+_SEPARATORS = re.compile(r"[;|&\n\r`$]")
+
+
 def detect(text: str) -> Hit | None:
     """The first command injection sign in ``text`` (lowercase), or None."""
-    found = _SHELL_TRICKS.search(text)
-    if found is not None:
-        return Hit("cmdi.shell_trick", "high", found.start(), found.end())
+    if _TRICK_MARKS.search(text) is not None:
+        found = _SHELL_TRICKS.search(text)
+        if found is not None:
+            return Hit("cmdi.shell_trick", "high", found.start(), found.end())
     if "`" in text or "$(" in text:
         found = _SUBSTITUTION.search(text)
         if found is not None:
             return Hit("cmdi.substitution", "high", found.start(), found.end())
-    found = _COMMAND.search(text)
-    if found is not None:
-        return Hit("cmdi.chained_command", "high", found.start(), found.end())
+    if _SEPARATORS.search(text) is not None:
+        found = _COMMAND.search(text)
+        if found is not None:
+            return Hit("cmdi.chained_command", "high", found.start(), found.end())
     found = _LEADING.search(text)
     if found is not None:
         return Hit("cmdi.command_line", "medium", found.start(), found.end())

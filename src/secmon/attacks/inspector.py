@@ -51,11 +51,9 @@ _DETECTORS: tuple[tuple[str, Detector], ...] = (
     ("ssrf", ssrf.detect),
     ("attack_tool", tools.detect_callback),
 )
-_PREFILTERS: dict[str, Callable[[str], bool]] = {
+_PREFILTERS: dict[str, Callable[[str], object]] = {
     "jndi_injection": lambda text: "${" in text,
-    "template_injection": lambda text: any(
-        mark in text for mark in ("{", "<%", "<#", "[[", "__", "#set")
-    ),
+    "template_injection": re.compile(r"[{]|<%|<#|\[\[|__|#set").search,
     "ssrf": lambda text: "//" in text or "/" in text[:24],
     "attack_tool": lambda text: "." in text,
 }
@@ -63,9 +61,13 @@ _PREFILTERS: dict[str, Callable[[str], bool]] = {
 # (names, numbers, dates, emails, slugs, sentences): it costs one C-level scan.
 _PLAIN = re.compile(r"[\w \t.,@+:!?-]*")
 _PLAIN_PATH = re.compile(r"[\w/.,@+:~!-]*")
+_PLAIN_QUERY = re.compile(r"[\w.,@+:!=&-]*")
+_NUMBER_THEN_WORDS = re.compile(r"(?:^|[=&])[0-9][\w.,@:!-]*\+[A-Za-z]")
 # Headers inspected besides the cookie names, and how they are named in locations.
 HEADERS = ("user-agent", "referer", "x-forwarded-for")
 MAX_VALUE_CHARS = 8192
+MAX_HEADER_CHARS = 4096
+MAX_QUERY_CHARS = 64 * 1024
 MAX_FIELDS = 512
 MAX_FINDINGS = 16
 MAX_JSON_DEPTH = 32
@@ -124,7 +126,7 @@ class Inspector:
             for kind, detector in _DETECTORS if kind in wanted
         )
         self._tools = "attack_tool" in wanted
-        self._headers: dict[str, tuple[tuple[str, Hit, str], ...]] = {}
+        self._headers: dict[tuple[str, str], tuple[tuple[str, Hit, str], ...]] = {}
 
     @classmethod
     def from_settings(
@@ -208,13 +210,23 @@ class Inspector:
     def _query(self, run: _Run, query: str | bytes, prefix: str) -> None:
         if isinstance(query, (bytes, bytearray, memoryview)):
             query = bytes(query).decode("latin-1")
-        for index, part in enumerate(query.split("&", MAX_FIELDS)):
-            if index >= MAX_FIELDS or run.full:
-                break
-            raw_name, _, raw_value = part.partition("=")
-            name = unquote_plus(raw_name, errors="replace")
-            value = unquote_plus(raw_value, errors="replace") if raw_value else ""
-            self._field(run, prefix, name, value)
+        if len(query) > MAX_QUERY_CHARS:
+            query = query[:MAX_QUERY_CHARS]
+        # Without percent escapes a query decodes to plain names and values only.
+        if (_PLAIN_QUERY.fullmatch(query) is not None and "--" not in query and ".." not in query
+                and _NUMBER_THEN_WORDS.search(query) is None):
+            return
+        value_of = self._value
+        for part in query.split("&", MAX_FIELDS)[:MAX_FIELDS]:
+            name, _, value = part.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name, errors="replace")
+            if value:
+                if "%" in value or "+" in value:
+                    value = unquote_plus(value, errors="replace")
+                value_of(run, value, prefix, name)
+            if name:
+                value_of(run, name, prefix)
 
     def _header_values(self, run: _Run, header: HeaderGetter) -> None:
         for name in HEADERS:
@@ -226,11 +238,12 @@ class Inspector:
             for index, part in enumerate(str(cookie).split(";")):
                 if index >= MAX_FIELDS or run.full:
                     break
-                self._value(run, part.partition("=")[0].strip(), "cookie", False)
+                self._value(run, part.partition("=")[0].strip(), "cookie")
 
     def _header(self, run: _Run, name: str, value: str) -> None:
         # Headers repeat from one request to the next; their verdicts are remembered.
-        key = f"{name}\n{value[:MAX_VALUE_CHARS]}"
+        value = value[:MAX_HEADER_CHARS]
+        key = (name, value)
         hits = self._headers.get(key)
         if hits is None:
             scratch = _Run()
@@ -241,11 +254,11 @@ class Inspector:
                     self._record(scratch, "attack_tool", location, value, hit, False)
             url, mark, query = value.partition("?")
             if mark and "://" in url[:16]:  # a URL (Referer): its parameters one by one
-                self._value(scratch, url, location, False, skip=("ssrf",))
+                self._value(scratch, url, location, skip=("ssrf",))
                 self._query(scratch, query, location)
                 scratch.findings = [replace(f, location=location) for f in scratch.findings]
             else:
-                self._value(scratch, value, location, False, skip=("ssrf",))
+                self._value(scratch, value, location, skip=("ssrf",))
             hits = tuple((f.type, Hit(f.rule_id, f.confidence, 0, 0), f.fragment)
                          for f in scratch.findings)
             if len(self._headers) >= _CACHE_SIZE:
@@ -259,44 +272,52 @@ class Inspector:
         for name, value in _pairs(form):
             if run.full:
                 break
-            self._field(run, "body", str(name), value if isinstance(value, str) else str(value))
+            self._field(run, str(name), value if isinstance(value, str) else str(value))
 
     def _json(self, run: _Run, document: Any, location: str, depth: int) -> None:
         if depth > MAX_JSON_DEPTH or run.full:
             return
         if isinstance(document, str):
-            self._value(run, document, location, self._sensitive(location))
+            self._value(run, document, location, nested=True)
         elif isinstance(document, Mapping):
             for index, (key, value) in enumerate(document.items()):
                 if index >= MAX_FIELDS or run.full:
                     break
                 name = str(key)
-                self._value(run, name, location, False)
+                self._value(run, name, location)
                 self._json(run, value, f"{location}.{_segment(name)}", depth + 1)
         elif isinstance(document, (list, tuple)):
             for index, value in enumerate(document[:MAX_FIELDS]):
                 self._json(run, value, f"{location}[{index}]", depth + 1)
 
-    def _field(self, run: _Run, prefix: str, name: str, value: str) -> None:
-        """One name=value pair of a query string or form: the name and the value."""
+    def _field(self, run: _Run, name: str, value: str) -> None:
+        """One field of a form body: the name and the value."""
         if name:
-            self._value(run, name, prefix, False)
+            self._value(run, name, "body")
         if value:
-            location = f"{prefix}.{_segment(name)}" if name else prefix
-            self._value(run, value, location, self.sanitizer.is_sensitive_key(name))
+            self._value(run, value, "body", name or None)
 
     # -- values -----------------------------------------------------------------------------
 
     def _value(
-        self, run: _Run, text: str, location: str, sensitive: bool, skip: tuple[str, ...] = ()
+        self, run: _Run, text: str, prefix: str, name: str | None = None,
+        skip: tuple[str, ...] = (), nested: bool = False,
     ) -> None:
-        if not text or run.full:
+        """Inspect one value, found at ``prefix`` (``.name`` when it is a named field)."""
+        if not text or len(run.findings) >= MAX_FINDINGS:
             return
         if len(text) > MAX_VALUE_CHARS:
             text = text[:MAX_VALUE_CHARS]
-        if (_PLAIN.fullmatch(text) is not None and "--" not in text and ".." not in text
-                and not (text[:1].isdigit() and " " in text)):
-            return
+        if _PLAIN.fullmatch(text) is not None and "--" not in text and ".." not in text:
+            # Plain text still holds one SQL shape: a number followed by SQL words.
+            if not (text[:1].isdigit() and " " in text) or "sql_injection" in skip:
+                return
+            skip = tuple(kind for kind in self.kinds if kind != "sql_injection")
+        location = prefix if name is None else f"{prefix}.{_segment(name)}"
+        if nested:
+            sensitive = self._sensitive(location)
+        else:
+            sensitive = name is not None and self.sanitizer.is_sensitive_key(name)
         for variant in decodings(text):
             self._detect(run, variant, variant.lower(), location, sensitive, skip)
 
@@ -306,9 +327,9 @@ class Inspector:
     ) -> None:
         seen = run.seen
         for kind, detector, prefilter in self._detectors:
-            if kind in skip or (kind, location) in seen:
-                continue
             if prefilter is not None and not prefilter(lowered):
+                continue
+            if (skip and kind in skip) or (seen and (kind, location) in seen):
                 continue
             hit = detector(lowered)
             if hit is not None and (not sensitive or hit.confidence == "high"):
@@ -394,7 +415,7 @@ class BodyScanner:
         if not self.inspector.enabled:
             return
         try:
-            self.inspector._field(self._run, "body", name, value)
+            self.inspector._field(self._run, name, value)
         except Exception as exc:
             self.inspector._report("body", exc)
 
@@ -411,7 +432,7 @@ class BodyScanner:
             elif self.kind == "json" and data:
                 self._json(data)
             elif self.kind == "text" and data:
-                inspector._value(run, data.decode("utf-8", "replace"), "body", False)
+                inspector._value(run, data.decode("utf-8", "replace"), "body")
         except Exception as exc:
             inspector._report("body", exc)
         return run.findings
@@ -430,7 +451,7 @@ class BodyScanner:
                 except orjson.JSONDecodeError:
                     continue
                 if isinstance(text, str):
-                    inspector._value(run, text, "body", False)
+                    inspector._value(run, text, "body")
         if document is not None:
             inspector._json(run, document, "body", 0)
 

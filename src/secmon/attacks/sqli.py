@@ -60,6 +60,16 @@ _TOKEN = re.compile(
 )
 _COMPARISONS = frozenset(("=", "<", ">", "<=", ">=", "<>", "!=", "<=>"))
 _MAX_TOKENS = 16
+_AFTER_LITERAL_KINDS = frozenset(";U&o=Kc")
+_BARE_START = frozenset("nv(&KUEof;)")
+_KEYWORDS = "|".join(word for word, kind in _WORDS.items() if kind in "&=oUEK")
+# Cheap first looks (supersets of what the tokenizer would find there).
+_AFTER_LITERAL = re.compile(
+    rf"[\s\x00\xa0)]*(?:[;=<>!|&+\-*/%^~#:]|(?:{_KEYWORDS})(?![a-z0-9_$]))"
+)
+_BARE_HEAD = re.compile(
+    rf"[\s\x00\xa0]*(?:[0-9@(;)=<>!|&+\-~.]|(?:{_KEYWORDS}|{'|'.join(_FUNCTIONS)})(?![a-z0-9_$]))"
+)
 
 # Signature shapes, strongest first. A quote-context signature starts with the literal
 # the value closes ("s"); a bare one with a number, variable or boolean operator.
@@ -133,12 +143,16 @@ def _string_end(text: str, start: int, quote: str) -> tuple[int, bool]:
         return found + 1, True
 
 
-def _signature(text: str, start: int) -> str:
-    """The token kinds of ``text[start:]``, for at most ``_MAX_TOKENS`` tokens."""
+def _signature(text: str, start: int, limit: int = _MAX_TOKENS) -> str:
+    """The token kinds of ``text[start:]``, for at most ``limit`` tokens (``limit`` 0: up to
+    the first one that is not a closing parenthesis)."""
+    head_only = limit == 0
+    if head_only:
+        limit = _MAX_TOKENS
     kinds: list[str] = []
     position, length = start, len(text)
     match = _TOKEN.match
-    while position < length and len(kinds) < _MAX_TOKENS:
+    while position < length and len(kinds) < limit:
         char = text[position]
         if char in "'\"`":
             position = _string_end(text, position + 1, char)[0]
@@ -185,6 +199,8 @@ def _signature(text: str, start: int) -> str:
         else:
             kind = "?"
         kinds.append(kind)
+        if head_only and kind != ")":
+            break
     return "".join(kinds)
 
 
@@ -193,7 +209,24 @@ def _quoted_signature(text: str, quote: str) -> str | None:
     end, closed = _string_end(text, 0, quote)
     if not closed:
         return None
+    # Every shape goes on from the literal (and closing parentheses) with one of these.
+    if _AFTER_LITERAL.match(text, end) is None:
+        return None
+    head = _signature(text, end, 0).lstrip(")")
+    if not head or head[0] not in _AFTER_LITERAL_KINDS:
+        return None
     return "s" + _signature(text, end)
+
+
+def _bare_signature(text: str) -> str | None:
+    """The signature of ``text`` as a bare value, or None when no bare shape can start so."""
+    if _BARE_HEAD.match(text) is not None:
+        head = _signature(text, 0, 1)
+        if head and head in _BARE_START:
+            return _signature(text, 0)
+    if "union" in text or ("=" in text and ("where" in text or "having" in text)):
+        return _signature(text, 0)
+    return None
 
 
 def detect(text: str) -> Hit | None:
@@ -207,10 +240,11 @@ def detect(text: str) -> Hit | None:
                         return Hit(rule, confidence, 0, len(text))
     first = text.lstrip()[:1]
     if first and first not in "'\"":
-        signature = _signature(text, 0)
-        for pattern, rule, confidence in _BARE:
-            if pattern.search(signature):
-                return Hit(rule, confidence, 0, len(text))
+        signature = _bare_signature(text)
+        if signature is not None:
+            for pattern, rule, confidence in _BARE:
+                if pattern.search(signature):
+                    return Hit(rule, confidence, 0, len(text))
     if "(" in text or "waitfor" in text or "xp_" in text or "into" in text:
         found = _STRONG_CALLS.search(text)
         if found is not None:

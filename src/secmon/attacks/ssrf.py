@@ -12,10 +12,10 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from urllib.parse import urlsplit
 
 from .findings import Hit
 
+_AUTHORITY_END = re.compile(r"[/?#\s]")
 _URL = re.compile(r"\s*(?:(?P<scheme>[a-z][a-z0-9+.\-]{0,15}):)?//")
 _BARE_HOST = re.compile(r"\s*(?P<host>[0-9.]{7,15}|[a-z0-9.\-]{1,64}\.internal)(?::[0-9]{1,5})?/")
 _NUMERIC_HOST = re.compile(
@@ -37,6 +37,8 @@ _INTERNAL_NAMES = frozenset({"localhost", "localtest.me", "ip6-localhost", "ip6-
 # Wildcard DNS services that resolve a name to the address written inside it.
 _EMBEDDED_IP = re.compile(r"(?:^|[.\-])([0-9]{1,3}(?:[.\-][0-9]{1,3}){3})\.(?:nip\.io|sslip\.io|"
                           r"xip\.io|nip\.direct|traefik\.me|localtest\.me)$")
+_EMBEDDING_SERVICES = ("nip.io", "sslip.io", "xip.io", "nip.direct", "traefik.me",
+                       "localtest.me")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -69,8 +71,11 @@ def classify_host(host: str) -> Hit | None:
         host = host.split("%", 1)[0]
     if host in _METADATA_NAMES:
         return Hit("ssrf.cloud_metadata", "high", 0, 0)
-    address = _address(host)
-    if address is None:
+    # Names end in a letter; addresses in a digit (or are hex, or IPv6).
+    address = None
+    if host[-1:].isdigit() or ":" in host or host.startswith("0x"):
+        address = _address(host)
+    elif host.endswith(_EMBEDDING_SERVICES):
         embedded = _EMBEDDED_IP.search(host)
         if embedded is not None:
             address = _address(embedded.group(1).replace("-", "."))
@@ -101,13 +106,26 @@ def detect(text: str) -> Hit | None:
         return Hit("ssrf.scheme", "high", 0, url.end())
     if scheme is not None and scheme.startswith("jar"):
         return Hit("ssrf.scheme", "high", 0, url.end())
-    try:
-        host = urlsplit(text.strip()[:2048]).hostname
-    except ValueError:  # an unbalanced IPv6 bracket: read the authority by hand
-        host = text[url.end():].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
-    if not host:
-        return None
-    hit = classify_host(host)
-    if hit is None:
-        return None
-    return hit._replace(start=0, end=min(len(text), url.end() + len(host) + 8))
+    hit = None
+    for host in _hosts(text[url.end():url.end() + 512]):
+        hit = classify_host(host)
+        if hit is not None:
+            return hit._replace(start=0, end=min(len(text), url.end() + len(host) + 8))
+    return None
+
+
+def _hosts(rest: str) -> list[str]:
+    """The host an URL parser reads after ``//``; and, where "\\" makes parsers disagree,
+    the host a browser reads (one that takes "\\" for "/")."""
+    authority = _AUTHORITY_END.split(rest, 1)[0]
+    hosts = [_host(authority)]
+    if "\\" in authority:
+        hosts.append(_host(authority.split("\\", 1)[0]))
+    return [host for host in hosts if host]
+
+
+def _host(authority: str) -> str:
+    host = authority.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.split(":", 1)[0]

@@ -54,9 +54,14 @@ _PROBE = re.compile(
 )
 
 
+_LEAD = "\"'`([ \t\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c"
+
+
 def _scheme(text: str) -> bool:
     """Whether ``text`` (lowercase) starts as a script URL, as a browser would read it."""
-    head = scheme_text(text[:200]).lstrip("\"'`([ ")
+    if text.lstrip(_LEAD)[:1] not in ("j", "v", "l", "d", "&", "%"):
+        return False
+    head = scheme_text(text[:200]).lstrip(_LEAD)
     if head.startswith(("javascript:", "vbscript:", "livescript:")):
         rest = head.split(":", 1)[1]
         return any(sign in rest for sign in ("(", "`", "//", "=", "%", "["))
