@@ -37,9 +37,13 @@ _CALLBACK = re.compile(
 )
 
 
+# Real User-Agents are far shorter; tools put their name first or near it.
+_UA_CHARS = 512
+
+
 def detect_user_agent(user_agent: str) -> Hit | None:
     """The attack tool a User-Agent (lowercase) names, or None."""
-    found = _TOOL.search(user_agent)
+    found = _TOOL.search(user_agent[:_UA_CHARS])
     if found is None:
         return None
     return Hit(f"tool.{found.lastgroup}", "high", found.start(), found.end())

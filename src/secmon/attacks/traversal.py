@@ -20,10 +20,14 @@ _TARGET = (
 )
 # A climb: ".." (or longer runs, "....//") followed by a separator or the end.
 _CLIMB = re.compile(r"(?:^|[/=:\s])\.{2,}(?:;[^/]{0,8})?(?:/+|$)")
-_CLIMB_TARGET = re.compile(rf"\.{{2,}}(?:;[^/]{{0,8}})?/+(?:[^/\s]{{0,64}}/+){{0,8}}?{_TARGET}")
+# Each part of these patterns starts with what the previous one cannot hold, so a failed
+# match gives back nothing to retry: they run in linear time.
+_CLIMB_TARGET = re.compile(
+    rf"\.{{2,}}(?:;[^/]{{0,8}})?/+(?:[^/\s.][^/\s]{{0,63}}/+){{0,3}}?{_TARGET}"
+)
 _ABSOLUTE = re.compile(rf"^\s*(?:[a-z]:/+|\.?/+|file:/+|~/)(?:\.{{1,2}}/+)*{_TARGET}")
 # In a request path, a system file after "//" or "/./" was put there on purpose.
-_PATH_TARGET = re.compile(rf"/(?:\.?/+)+(?:\.{{1,2}}/+)*{_TARGET}")
+_PATH_TARGET = re.compile(rf"(?<![/.])/(?:\.?/)+{_TARGET}")
 _WRAPPER = re.compile(
     r"^\s*(?:php|phar|zip|expect|glob|zlib|compress\.zlib|compress\.bzip2|ogg|rar|ssh2"
     r"|data|jar|netdoc)://|^\s*php://(?:filter|input|stdin|memory|fd)"
