@@ -25,7 +25,8 @@ _AMBIGUOUS = (
     r"id|ls|cat|dir|type|echo|ping|sleep|timeout|pwd|env|set|find|more|head|tail|kill|ps"
     r"|rm|cp|mv|touch|sh|dig|host|route|arp|who|last|history|grep|awk|sed|wc|tac|nl|less"
 )
-_SEPARATOR = r"(?:[;|&\n\r]|\$\(|`)"
+# Backticks and $( are substitutions, judged with their context below.
+_SEPARATOR = r"[;|&\n\r]"
 _COMMAND = re.compile(
     rf"{_SEPARATOR}\s*(?:sudo\s+)?(?:(?:/usr)?/s?bin/[a-z]|(?:{_DISTINCT})(?![a-z0-9_])"
     rf"|(?:{_AMBIGUOUS})(?=\s*(?:$|[;|&`)\n\r]|-[a-z0-9]|[/\\.~$%]|[a-z]:[/\\]"
