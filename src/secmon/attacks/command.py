@@ -40,8 +40,8 @@ _LEADING = re.compile(
 )
 # Backticks after prose are Markdown code spans; after a separator or alone they run.
 _SUBSTITUTION = re.compile(
-    rf"(?:^|[;|&=\"'(])\s*`\s*(?:{_DISTINCT}|{_AMBIGUOUS}|/)(?![a-z0-9_])[^`]{{0,80}}`"
-    rf"|\$\(\s*`?\s*(?:{_DISTINCT}|{_AMBIGUOUS}|/)(?![a-z0-9_])"
+    rf"(?:^|[;|&=\"'(])\s*`\s*(?:(?:{_DISTINCT}|{_AMBIGUOUS})(?![a-z0-9_])|/)[^`]{{0,80}}`"
+    rf"|\$\(\s*`?\s*(?:(?:{_DISTINCT}|{_AMBIGUOUS})(?![a-z0-9_])|/)"
 )
 _SHELL_TRICKS = re.compile(
     rf"\$\{{?ifs\}}?|\(\)\s*\{{\s*:\s*;\s*\}}\s*;|\{{(?:{_AMBIGUOUS}|{_DISTINCT}),[^}}\s]{{1,60}}\}}"
