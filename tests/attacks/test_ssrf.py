@@ -12,6 +12,7 @@ from secmon.attacks import ssrf
     ("http://2852039166/", "ssrf.cloud_metadata"),
     ("http://0xa9fea9fe/", "ssrf.cloud_metadata"),
     ("http://0251.0376.0251.0376/", "ssrf.cloud_metadata"),
+    ("http://017700000001/", "ssrf.internal_host"),
     ("http://[fd00:ec2::254]/", "ssrf.cloud_metadata"),
     ("http://metadata.google.internal/computemetadata/v1/", "ssrf.cloud_metadata"),
     ("http://169.254.169.254.nip.io/", "ssrf.cloud_metadata"),

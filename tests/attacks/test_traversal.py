@@ -16,6 +16,7 @@ from secmon.attacks import traversal
     ("/etc/shadow", "traversal.system_file"),
     ("c:\\boot.ini", "traversal.system_file"),
     ("/./././etc/passwd", "traversal.system_file"),
+    ("file:///c:/windows/win.ini", "traversal.system_file"),
     ("php://filter/convert.base64-encode/resource=index.php", "traversal.stream_wrapper"),
     ("avatar.php\x00.jpg", "traversal.null_byte"),
 ])
@@ -28,6 +29,7 @@ def test_values(text: str, rule: str) -> None:
     "../help", "../assets/images/logo.png", "../../components/button", "docs/readme.md",
     "c:\\users\\anna\\documents\\cv.docx", "what is /etc/hosts", "~/downloads/invoice.pdf",
     "config lives in /etc/nginx/sites-available/default", "wait... what?", "1.2.3",
+    "~/.ssh/config",
 ])
 def test_ordinary_paths(text: str) -> None:
     assert traversal.detect(text) is None

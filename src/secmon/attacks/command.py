@@ -32,11 +32,15 @@ _COMMAND = re.compile(
     rf"|(?:{_AMBIGUOUS})(?=\s*(?:$|[;|&`)\n\r]|-[a-z0-9]|[/\\.~$%]|[a-z]:[/\\]"
     r"|[0-9]+\s*(?:$|[;|&`)\n]))))"
 )
-# At the very start of a value only unmistakable command lines count.
+# A value that is a whole command line (no separator) is pasted into support forms and
+# forums too; it counts when it runs a shell binary, reads system files, pipes into a
+# shell, or is a lone reconnaissance command.
 _LEADING = re.compile(
-    r"^\s*(?:(?:/usr)?/s?bin/[a-z]+|(?:cat|ls|dir|type)\s+(?:-[a-z]+\s+)?[/\\.~]"
-    rf"|(?:{_DISTINCT})\s+(?:-{{1,2}}[a-z]|[a-z]+://|[/\\~$'\"])"
-    r"|(?:whoami|uname|ifconfig|ipconfig|netstat|systeminfo|tasklist|phpinfo)\s*$)"
+    r"^\s*(?:(?:/usr)?/s?bin/[a-z]+"
+    r"|(?:cat|ls|dir|type|head|tail|more|less)\s+(?:-[a-z]+\s+)?(?:/etc/|/proc/|/var/log/"
+    r"|[a-z]:[/\\]windows|[a-z]:[/\\]boot\.ini|~/\.ssh)"
+    r"|(?:whoami|uname|ifconfig|ipconfig|netstat|systeminfo|tasklist|phpinfo)(?:\s+-[a-z]+)?\s*$"
+    rf"|(?:{_DISTINCT})(?:\s+[^|;&]{{0,200}}?)?\|\s*(?:ba|z|k)?sh\b)"
 )
 # Backticks after prose are Markdown code spans; after a separator or alone they run.
 _SUBSTITUTION = re.compile(

@@ -19,7 +19,7 @@ _AUTHORITY_END = re.compile(r"[/?#\s]")
 _URL = re.compile(r"\s*(?:(?P<scheme>[a-z][a-z0-9+.\-]{0,15}):)?//")
 _BARE_HOST = re.compile(r"\s*(?P<host>[0-9.]{7,15}|[a-z0-9.\-]{1,64}\.internal)(?::[0-9]{1,5})?/")
 _NUMERIC_HOST = re.compile(
-    r"(?:0x[0-9a-f]{1,8}|[0-9]{1,10})(?:\.(?:0x[0-9a-f]{1,8}|[0-9]{1,10})){0,3}"
+    r"(?:0x[0-9a-f]{1,8}|[0-9]{1,12})(?:\.(?:0x[0-9a-f]{1,8}|[0-9]{1,12})){0,3}"
 )
 _FORBIDDEN_SCHEMES = frozenset({"file", "gopher", "dict", "ldap", "ldaps", "ldapi", "tftp",
                                 "netdoc", "jar", "expect", "phar", "sftp", "smb", "fd"})

@@ -25,7 +25,8 @@ _CLIMB = re.compile(r"(?:^|[/=:\s])\.{2,}(?:;[^/]{0,8})?(?:/+|$)")
 _CLIMB_TARGET = re.compile(
     rf"\.{{2,}}(?:;[^/]{{0,8}})?/+(?:[^/\s.][^/\s]{{0,63}}/+){{0,3}}?{_TARGET}"
 )
-_ABSOLUTE = re.compile(rf"^\s*(?:[a-z]:/+|\.?/+|file:/+|~/)(?:\.{{1,2}}/+)*{_TARGET}")
+# Only shells expand "~", so "~/..." is no file name an application would open.
+_ABSOLUTE = re.compile(rf"^\s*(?:file:/*)?(?:[a-z]:/+|\.?/+)(?:\.{{1,2}}/+)*{_TARGET}")
 # In a request path, a system file after "//" or "/./" was put there on purpose.
 _PATH_TARGET = re.compile(rf"(?<![/.])/(?:\.?/)+{_TARGET}")
 _WRAPPER = re.compile(
