@@ -1,4 +1,5 @@
-"""Undoing the encodings attackers wrap payloads in, a bounded number of times."""
+"""Reading payload text: undoing the encodings attackers wrap it in (a bounded number of
+times), and the cheap scans that let detectors skip their patterns."""
 
 from __future__ import annotations
 
@@ -64,3 +65,12 @@ def unescape_entities(text: str) -> str:
 def scheme_text(text: str) -> str:
     """``text`` as a browser reads a URL scheme: entities decoded, blanks and controls dropped."""
     return _SCHEME_NOISE.sub("", unescape_entities(text)).lower()
+
+
+def mentions(text: str, marks: tuple[str, ...]) -> bool:
+    """Whether any of ``marks`` occurs in ``text``: ``in`` finds a substring far faster than
+    a regular expression tries an alternation at every position."""
+    for mark in marks:  # noqa: SIM110 - any() over a generator costs more on this hot path
+        if mark in text:
+            return True
+    return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from .decode import mentions
 from .findings import Confidence, Hit
 
 # Token kinds: s string, n number (and null/true/false), v @variable, f known SQL
@@ -118,6 +119,11 @@ _STRONG_CALLS = re.compile(
     r"|\b(?:extractvalue|updatexml)\s*\(\s*(?:[0-9]|rand|concat|0x|null)"
     r"|\b(?:char|chr)\s*\(\s*[0-9]+\s*\)\s*(?:\+|\|\||,)\s*(?:char|chr)\s*\("
 )
+# Substrings _STRONG_CALLS needs (cheap `in` checks before it).
+_STRONG_MARKS = ("sleep", "benchmark", "waitfor", "randomblob", "dbms_", "utl_", "xp_",
+                 "load_file", "into", "extractvalue", "updatexml", "char", "chr")
+
+
 _CATALOG = re.compile(
     r"@@version\b|\binformation_schema\s*\.\s*(?:tables|columns|schemata|routines)\b"
     r"|\b(?:sysobjects|syscolumns|sqlite_master|pg_shadow|all_tables)\b|\bmysql\.user\b"
@@ -245,7 +251,7 @@ def detect(text: str) -> Hit | None:
             for pattern, rule, confidence in _BARE:
                 if pattern.search(signature):
                     return Hit(rule, confidence, 0, len(text))
-    if "(" in text or "waitfor" in text or "xp_" in text or "into" in text:
+    if mentions(text, _STRONG_MARKS):
         found = _STRONG_CALLS.search(text)
         if found is not None:
             return Hit("sqli.function", "high", found.start(), found.end())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .decode import scheme_text
+from .decode import mentions, scheme_text
 from .findings import Hit
 
 # A tag and its attributes up to the next < or > (so a scan never crosses a tag).
@@ -55,6 +55,11 @@ _PROBE = re.compile(
 
 
 _LEAD = "\"'`([ \t\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c"
+
+
+# Substrings the breakout and probe patterns need (cheap `in` checks before them).
+_CALLS = ("alert", "prompt", "confirm", "eval", "print", "fetch", "settimeout", "setinterval",
+          "atob", "document", "window", "top", "import", "fromcharcode")
 
 
 def _scheme(text: str) -> bool:
@@ -106,7 +111,7 @@ def detect(text: str) -> Hit | None:
             quoted = any(quote in text[: found.start() + 1] for quote in "\"'`")
             return Hit("xss.event_handler", "high" if quoted else "medium",
                        found.start(), found.end())
-    if "(" in text or "`" in text:
+    if ("(" in text or "`" in text) and mentions(text, _CALLS):
         found = _BREAKOUT.search(text)
         if found is not None:
             return Hit("xss.script_breakout", "high", found.start(), found.end())
