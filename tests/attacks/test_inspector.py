@@ -128,6 +128,13 @@ def test_one_finding_per_kind_and_location_and_a_cap(inspector: Inspector) -> No
     assert len(inspector.inspect(query=many)) == inspector_module.MAX_FINDINGS
 
 
+def test_values_past_the_budget_are_left_unread(inspector: Inspector) -> None:
+    group = [{"n": "x"} for _ in range(inspector_module.MAX_FIELDS)]
+    document: dict[str, Any] = {"groups": [group] * 8, "last": SQLI}  # 8192 values before it
+    assert inspector.inspect(json=document) == []
+    assert one(inspector.inspect(json={"last": SQLI, **document})).location == "body.last"
+
+
 def test_double_encoded_payloads_are_decoded(inspector: Inspector) -> None:
     finding = one(inspector.inspect(query="file=" + quote(quote("../../../etc/passwd"))))
     assert finding.type == "path_traversal"

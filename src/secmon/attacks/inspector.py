@@ -70,6 +70,7 @@ MAX_HEADER_CHARS = 4096
 MAX_QUERY_CHARS = 64 * 1024
 MAX_FIELDS = 512
 MAX_FINDINGS = 16
+MAX_VALUES = 4096
 MAX_JSON_DEPTH = 32
 _FRAGMENT_CHARS = 96
 _CACHE_SIZE = 2048
@@ -82,17 +83,19 @@ def _segment(name: str) -> str:
 
 
 class _Run:
-    """The findings of one request, at most one per (kind, location)."""
+    """The findings of one request, at most one per (kind, location), and what it may still
+    inspect: a request with more values than ``MAX_VALUES`` has the rest left unread."""
 
-    __slots__ = ("findings", "seen")
+    __slots__ = ("budget", "findings", "seen")
 
     def __init__(self) -> None:
         self.findings: list[Finding] = []
         self.seen: set[tuple[str, str]] = set()
+        self.budget = MAX_VALUES
 
     @property
     def full(self) -> bool:
-        return len(self.findings) >= MAX_FINDINGS
+        return len(self.findings) >= MAX_FINDINGS or self.budget <= 0
 
 
 class Inspector:
@@ -304,8 +307,9 @@ class Inspector:
         skip: tuple[str, ...] = (), nested: bool = False,
     ) -> None:
         """Inspect one value, found at ``prefix`` (``.name`` when it is a named field)."""
-        if not text or len(run.findings) >= MAX_FINDINGS:
+        if not text or len(run.findings) >= MAX_FINDINGS or run.budget <= 0:
             return
+        run.budget -= 1
         if len(text) > MAX_VALUE_CHARS:
             text = text[:MAX_VALUE_CHARS]
         if _PLAIN.fullmatch(text) is not None and "--" not in text and ".." not in text:
