@@ -220,8 +220,8 @@ def _attack_kinds(key: str, value: Any) -> Mapping[str, bool]:
             name: _bool(f"{key}[{name!r}]", on) for name, on in _mapping(key, value).items()
         }
     else:
-        switches = dict.fromkeys(_str_tuple(key, value), True)
-        switches = {**dict.fromkeys(ATTACK_TYPES, False), **switches}
+        chosen = dict.fromkeys(_str_tuple(key, value), True)
+        switches = {**dict.fromkeys(ATTACK_TYPES, False), **chosen}
     for name in switches:
         if name not in ATTACK_TYPES:
             close = difflib.get_close_matches(name, ATTACK_TYPES, 1)
