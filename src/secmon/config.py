@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .events import LEVELS
+from .events import ATTACK_TYPES, LEVELS
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -225,6 +225,24 @@ def _callable_or_path(key: str, value: Any) -> Any:
     raise ConfigError(key, "expected a callable or a dotted path 'package.module.name'")
 
 
+def _attack_kinds(key: str, value: Any) -> Mapping[str, bool]:
+    """Switches per attack kind: ``{"ssrf": False}`` turns one off; a list names those on."""
+    if isinstance(value, Mapping) or (isinstance(value, str) and value.strip().startswith("{")):
+        switches = {
+            name: _bool(f"{key}[{name!r}]", on) for name, on in _mapping(key, value).items()
+        }
+    else:
+        chosen = dict.fromkeys(_str_tuple(key, value), True)
+        switches = {**dict.fromkeys(ATTACK_TYPES, False), **chosen}
+    for name in switches:
+        if name not in ATTACK_TYPES:
+            close = difflib.get_close_matches(name, ATTACK_TYPES, 1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(key, f"unknown attack kind {name!r}; {hint}"
+                                   f"known: {', '.join(ATTACK_TYPES)}")
+    return {**dict.fromkeys(ATTACK_TYPES, True), **switches}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every secmon setting. Build with :meth:`Settings.build`, never mutate."""
@@ -262,6 +280,12 @@ class Settings:
     geoip_database: Path | None = None
     geo_resolver: Any = None
     lockout_hook: Any = None
+    # Attack detection in what requests carry (alert-only).
+    attack_detection: bool = True
+    attack_kinds: Mapping[str, bool] = field(
+        default_factory=lambda: dict.fromkeys(ATTACK_TYPES, True)
+    )
+    attack_body_max_bytes: int = 64 * 1024
     # Integrity.
     audit_key: bytes | None = field(default=None, repr=False)
     audit_key_id: str = "k1"
@@ -400,6 +424,9 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "geoip_database": _path,
     "geo_resolver": _callable_or_path,
     "lockout_hook": _callable_or_path,
+    "attack_detection": _bool,
+    "attack_kinds": _attack_kinds,
+    "attack_body_max_bytes": _positive_int,
     "audit_key": _secret,
     "audit_key_id": _str,
     "audit_keys": _secret_map,

@@ -16,6 +16,12 @@ OUTCOMES: tuple[Outcome, ...] = ("success", "failure", "unknown")
 # Pseudo-category an output filter may name to select audit events, whatever their ECS category.
 AUDIT = "audit"
 
+# Values of an attack finding's ``attack.type``: what request inspection looks for.
+ATTACK_TYPES: tuple[str, ...] = (
+    "sql_injection", "xss", "path_traversal", "command_injection", "ssrf",
+    "template_injection", "jndi_injection", "attack_tool",
+)
+
 
 class UnknownEventError(ValueError):
     """An event name that is not in the vocabulary (usually a typo)."""
