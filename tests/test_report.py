@@ -22,6 +22,7 @@ from secmon.report import (
     top_chart,
     write_report,
 )
+from secmon.report.svg import TimeScale, compact, count_ticks
 
 from .sample_logs import events, write_log
 
@@ -142,6 +143,33 @@ def test_charts_are_svg_drawn_from_the_data(log: Path) -> None:
         assert category in labels
     assert {"08:00", "13:00", "2026-03-02", "events", "time (UTC)"} <= set(labels)
     assert "2026-03-02 09:00-09:05 UTC: 5 authentication" in bars(timeline)
+
+
+@pytest.mark.parametrize(("top", "ticks"), [
+    (0, [0, 1]), (1, [0, 1]), (7, [0, 2, 4, 6, 8]), (24, [0, 5, 10, 15, 20, 25]),
+    (17_800, [0, 5000, 10_000, 15_000, 20_000]),
+])
+def test_count_axes_have_round_ticks(top: int, ticks: list[int]) -> None:
+    assert count_ticks(top) == ticks
+
+
+def test_large_counts_are_labelled_short() -> None:
+    assert [compact(n) for n in (950, 9500, 20_000, 125_000, 1_500_000)] == \
+        ["950", "9500", "20k", "125k", "1.5M"]
+
+
+@pytest.mark.parametrize(("span", "step", "first", "count"), [
+    (8, 1, 0, 9),  # seconds
+    (7 * 3600 + 47 * 60, 3600, 0, 8),  # the demo's day: hours
+    (7 * 86400, 86400, 17 * 3600, 7),  # a week: days, from the first midnight
+])
+def test_time_ticks_fall_on_round_times(span: int, step: int, first: int, count: int) -> None:
+    start = 1772434800.0  # 2026-03-02 07:00 UTC
+    scale = TimeScale(start, start + span, 0, 100)
+    tick_step, ticks = scale.ticks()
+    assert tick_step == step and len(ticks) == count
+    assert ticks[0] == start + first and all(t % step == 0 for t in ticks)
+    assert scale.x(start) == 0 and scale.x(start + span) == 100
 
 
 def test_detections_over_time_one_row_per_rule(log: Path) -> None:

@@ -3,11 +3,13 @@ same time axis, so the two line up), and the top sources and users of failures a
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..query import CountBy, step_label
+from ..query import CountBy, Group, step_label
 from . import svg
 from .markup import Html
 from .summary import Summary
@@ -156,7 +158,7 @@ def rules_chart(grid: TimeGrid) -> Html | None:
         peak = max(counts)
         base = top + row * row_height + bar_room + 6
         parts.append(svg.line(LEFT, base, RIGHT, base, "axis"))
-        parts.append(svg.text(LEFT - 6, base - bar_room + 4, str(peak), anchor="end",
+        parts.append(svg.text(LEFT - 6, base - bar_room + 4, svg.compact(peak), anchor="end",
                               css="muted"))
         for index, count in enumerate(counts):
             if count:
@@ -186,37 +188,47 @@ def _detections(count: int) -> str:
     return f"{count} detection{'s' if count != 1 else ''}"
 
 
+def ranked(counts: Iterable[tuple[str, int]], limit: int = TOP) -> list[tuple[str, int]]:
+    """The ``limit`` largest counts, ties by key: without sorting a million usernames."""
+    return heapq.nsmallest(limit, counts, key=lambda kv: (-kv[1], kv[0]))
+
+
+def top_groups(counter: CountBy, limit: int = TOP) -> list[tuple[str, Group]]:
+    """``counter.top(limit)``, in O(n log limit)."""
+    keys = ranked(((key, group.count) for key, group in counter.groups.items()), limit)
+    return [(key, counter.groups[key]) for key, _ in keys]
+
+
 def top_chart(name: str, title: str, failures: CountBy, denials: CountBy) -> Html | None:
     """Horizontal bars: failed logins and denials of the keys (IPs, users) with the most."""
-    totals: Counter[str] = Counter()
-    for counter in (failures, denials):
-        for key, group in counter.groups.items():
-            totals[key] += group.count
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-    if not ranked:
+    totals: Counter[str] = Counter({key: group.count for key, group in failures.groups.items()})
+    for key, group in denials.groups.items():
+        totals[key] += group.count
+    top = ranked(totals.items())
+    if not top:
         return None
 
     def count(counter: CountBy, key: str) -> int:
         group = counter.groups.get(key)
         return group.count if group else 0
 
-    width, top, row_height, bar_height = 480.0, 6.0, 24.0, 16.0
-    labels = [svg.shorten(key) for key, _ in ranked]
+    width, upper, row_height, bar_height = 480.0, 6.0, 24.0, 16.0
+    labels = [svg.shorten(key) for key, _ in top]
     left = 10 + max(svg.text_width(label) for label in labels)
-    right = width - 16 - svg.text_width(str(ranked[0][1]))
-    bottom = top + row_height * len(ranked)
-    ticks = svg.count_ticks(ranked[0][1], most=4)
+    right = width - 16 - svg.text_width(str(top[0][1]))
+    bottom = upper + row_height * len(top)
+    ticks = svg.count_ticks(top[0][1], most=4)
     per_event = (right - left) / ticks[-1]
     parts: list[Html] = []
     for value in ticks:
         x = left + value * per_event
-        parts.append(svg.line(x, top, x, bottom, "grid" if value else "axis"))
-        parts.append(svg.text(x, bottom + 16, str(value), anchor="middle"))
+        parts.append(svg.line(x, upper, x, bottom, "grid" if value else "axis"))
+        parts.append(svg.text(x, bottom + 16, svg.compact(value), anchor="middle"))
     parts.append(svg.text((left + right) / 2, bottom + 32, "events", anchor="middle",
                           css="muted"))
     lines = []
-    for row, ((key, total), label) in enumerate(zip(ranked, labels, strict=True)):
-        y = top + row * row_height + (row_height - bar_height) / 2
+    for row, ((key, total), label) in enumerate(zip(top, labels, strict=True)):
+        y = upper + row * row_height + (row_height - bar_height) / 2
         failed, denied = count(failures, key), count(denials, key)
         parts.append(svg.text(left - 6, y + 12, label, anchor="end"))
         if failed:

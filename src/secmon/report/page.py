@@ -14,7 +14,6 @@ from ..logread import Event, event_time, user_of
 from ..query import CountBy, evidence
 from .chain import ChainStatus
 from .charts import (
-    TOP,
     TimeGrid,
     rules_chart,
     rules_title,
@@ -22,6 +21,7 @@ from .charts import (
     timeline_chart,
     timeline_title,
     top_chart,
+    top_groups,
 )
 from .markup import Html, fill, join
 from .summary import Summary
@@ -81,7 +81,7 @@ def _chain(chain: ChainStatus | None) -> Html:
 
 
 def _table(heading: str, column: str, counter: CountBy) -> Html:
-    rows = counter.top(TOP)
+    rows = top_groups(counter)
     if not rows:
         return Html("")
     body = join(fill('      <tr><td><code>$key</code></td><td class="num">$count</td>'

@@ -64,6 +64,15 @@ def line(x1: float, y1: float, x2: float, y2: float, css: str) -> Html:
                 y1=float(y1), x2=float(x2), y2=float(y2), css=css)
 
 
+def compact(value: int) -> str:
+    """A tick label that fits the margin: 950, 9500, 20k, 1.5M."""
+    for size, unit in ((1_000_000, "M"), (10_000, "k")):
+        if value >= size:
+            divisor = size if unit == "M" else 1000
+            return f"{value / divisor:.4g}{unit}"
+    return str(value)
+
+
 def count_ticks(top: int, most: int = 5) -> list[int]:
     """0, then round steps (1, 2, 5 times a power of ten) up to at least ``top``."""
     top = max(top, 1)
@@ -114,6 +123,8 @@ def time_axis(scale: TimeScale, y: float, top: float, label: str = "time (UTC)")
         parts.append(line(x, y, x, y + 4, "axis"))
         if step >= 86400:
             parts.append(text(x, y + 17, f"{when:%b} {when.day}", anchor="middle"))
+            if moment == ticks[0]:
+                parts.append(text(x, y + 31, str(when.year), anchor="middle", css="muted"))
             continue
         parts.append(text(x, y + 17, f"{when:%H:%M:%S}" if step < 60 else f"{when:%H:%M}",
                           anchor="middle"))
@@ -137,7 +148,7 @@ def count_axis(ticks: Sequence[int], left: float, right: float, bottom: float, t
     for value in ticks:
         y = bottom - value / peak * (bottom - top)
         parts.append(line(left, y, right, y, "grid" if value else "axis"))
-        parts.append(text(left - 6, y + 4, str(value), anchor="end"))
+        parts.append(text(left - 6, y + 4, compact(value), anchor="end"))
     parts.append(text(14, (top + bottom) / 2, label, anchor="middle", css="muted",
                       rotate=True))
     return parts
