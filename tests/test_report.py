@@ -200,6 +200,27 @@ def test_detections_over_time_one_row_per_rule(log: Path) -> None:
         timeline["2026-03-02 09:05-09:10 UTC: 3 authentication"][0]
 
 
+def test_any_number_of_names_folds_into_other(tmp_path: Path) -> None:
+    # A foreign log may name any number of categories and detections.
+    records = [{"timestamp": f"2026-03-02T10:{i % 60:02d}:00.000000Z", "level": "warning",
+                "event_type": f"rule_{i:02d}", "category": f"kind_{i % 20:02d}"}
+               for i in range(200)]
+    records += [{"timestamp": "2026-03-02T11:00:00.000000Z", "level": "critical",
+                 "event_type": f"detected_{i:02d}", "category": "intrusion_detection"}
+                for i in range(15)]
+    summary = summarize([str(write_log(tmp_path / "foreign.log", records))])
+    grid = time_grid(summary)
+    assert grid is not None
+    legend = texts(svg_tree(timeline_chart(grid)))
+    assert {"intrusion_detection", "other"} <= set(legend)
+    assert len([t for t in legend if t.startswith("kind_")]) == 7  # nine in all
+    chart = rules_chart(grid)
+    assert chart is not None
+    rows = [t for t in texts(svg_tree(chart)) if t.startswith("detected_") or t == "other rules"]
+    assert len(rows) == 12 and rows[-1] == "other rules"
+    assert "4 detections" in texts(svg_tree(chart))  # the four smallest, summed
+
+
 def test_charts_say_what_they_show_in_words(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     write_report([str(log)], out)

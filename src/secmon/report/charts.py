@@ -17,6 +17,9 @@ from .summary import Summary
 MAX_BUCKETS = 72
 # Fewer buckets than this get empty ones on both sides: one bar is not the whole width.
 MIN_BUCKETS = 12
+# Categories in the legend, rules given a row; the rest are summed as one.
+MAX_SERIES = 9
+MAX_RULES = 12
 TOP = 10
 CATEGORY_COLORS = {
     "authentication": "#4c78a8",
@@ -87,20 +90,25 @@ def time_grid(summary: Summary) -> TimeGrid | None:
     return TimeGrid(step, starts, categories, rules)
 
 
-def _by_total(columns: dict[str, list[int]]) -> list[tuple[str, int]]:
-    """Series, the largest first; ties in the order they first occur."""
+def _by_total(columns: dict[str, list[int]], keep: int,
+              other: str) -> list[tuple[str, list[int]]]:
+    """Series, the largest first (ties in the order they first occur); beyond ``keep``,
+    the rest summed as ``other``: a foreign log may hold any number of names."""
     def first(counts: list[int]) -> int:
-        return next(i for i, n in enumerate(counts) if n)
+        return next((i for i, n in enumerate(counts) if n), len(counts))
 
-    return [(name, sum(counts)) for name, counts in
-            sorted(columns.items(), key=lambda kv: (-sum(kv[1]), first(kv[1]), kv[0]))]
+    ranked = sorted(columns.items(), key=lambda kv: (-sum(kv[1]), first(kv[1]), kv[0]))
+    if len(ranked) <= keep:
+        return ranked
+    rest = [sum(counts) for counts in zip(*(c for _, c in ranked[keep - 1:]), strict=True)]
+    return [*ranked[: keep - 1], (other, rest)]
 
 
 def timeline_chart(grid: TimeGrid) -> Html:
     """Stacked bars: events per bucket by category."""
-    order = _by_total(grid.categories)
+    order = _by_total(grid.categories, MAX_SERIES, "other")
     size = len(grid.starts)
-    stacked = [sum(grid.categories[name][i] for name, _ in order) for i in range(size)]
+    stacked = [sum(counts[i] for _, counts in order) for i in range(size)]
     top, bottom = 14.0, 214.0
     ticks = svg.count_ticks(max(stacked))
     scale = grid.scale
@@ -112,15 +120,16 @@ def timeline_chart(grid: TimeGrid) -> Html:
     for index in range(size):
         x = scale.x(grid.starts[index].timestamp()) + gap / 2
         y = bottom
-        for name, _ in order:
-            count = grid.categories[name][index]
+        for name, counts in order:
+            count = counts[index]
             if count:
                 height = count * per_event
                 y -= height
                 parts.append(svg.rect(x, y, slot - gap, height,
                                       CATEGORY_COLORS.get(name, OTHER_COLOR),
                                       f"{grid.span(index)}: {count} {name}"))
-    for row, (name, total) in enumerate(order):
+    totals = [(name, sum(counts)) for name, counts in order]
+    for row, (name, total) in enumerate(totals):
         y = top + 10 + row * 20
         parts += svg.swatch(RIGHT + 22, y, CATEGORY_COLORS.get(name, OTHER_COLOR),
                             svg.shorten(name, 20))
@@ -130,7 +139,7 @@ def timeline_chart(grid: TimeGrid) -> Html:
     description = (
         f"Stacked bars, one per {step_label(grid.step)} from {grid.span(used[0])} to "
         f"{grid.span(used[-1])}: {sum(stacked)} events by category ("
-        + ", ".join(f"{name} {total}" for name, total in order)
+        + ", ".join(f"{name} {total}" for name, total in totals)
         + f"). The busiest was {grid.span(busiest)} with {stacked[busiest]} events.")
     height = max(bottom + 56, top + 10 + len(order) * 20)
     return svg.chart("timeline", WIDE, height, timeline_title(grid), description, parts)
@@ -144,7 +153,7 @@ def rules_chart(grid: TimeGrid) -> Html | None:
     """Small multiples: detections per bucket, one row per rule, each row on its own scale."""
     if not grid.rules:
         return None
-    order = _by_total(grid.rules)
+    order = _by_total(grid.rules, MAX_RULES, "other rules")
     size = len(grid.starts)
     scale = grid.scale
     row_height, bar_room, top = 40.0, 28.0, 8.0
@@ -153,9 +162,8 @@ def rules_chart(grid: TimeGrid) -> Html | None:
     bottom = top + len(order) * row_height + 6
     parts = svg.time_axis(scale, bottom, top)
     lines = []
-    for row, (name, total) in enumerate(order):
-        counts = grid.rules[name]
-        peak = max(counts)
+    for row, (name, counts) in enumerate(order):
+        total, peak = sum(counts), max(counts)
         base = top + row * row_height + bar_room + 6
         parts.append(svg.line(LEFT, base, RIGHT, base, "axis"))
         parts.append(svg.text(LEFT - 6, base - bar_room + 4, svg.compact(peak), anchor="end",
