@@ -14,14 +14,14 @@ from datetime import datetime, timezone
 from .markup import Html, fill, join
 
 FONT = 12
-# The mean advance of a sans-serif glyph at FONT, to leave room for labels.
-GLYPH = 0.6 * FONT
+# The mean advance of a sans-serif glyph, in font sizes: room enough for a label.
+GLYPH = 0.6
 TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600,
               6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400)
 
 
 def text_width(text: str, size: float = FONT) -> float:
-    return len(text) * size * 0.6
+    return len(text) * size * GLYPH
 
 
 def shorten(text: str, limit: int = 28) -> str:
@@ -76,7 +76,6 @@ def compact(value: int) -> str:
 def count_ticks(top: int, most: int = 5) -> list[int]:
     """0, then round steps (1, 2, 5 times a power of ten) up to at least ``top``."""
     top = max(top, 1)
-    step = 1
     for power in range(0, 19):
         for base in (1, 2, 5):
             step = base * 10**power
