@@ -44,11 +44,11 @@ def _state(chain: ChainStatus, text: str) -> Html:
                 text=text)
 
 
-def _figure(caption: str, chart: Html | None, empty: str, css: str = "") -> Html:
+def _figure(caption: str, chart: Html | None, empty: str) -> Html:
     if chart is None:
         return fill('<p class="muted">$empty</p>', empty=empty)
-    return fill('<figure class="$css"><figcaption>$caption</figcaption>$chart</figure>',
-                css=css, caption=caption, chart=chart)
+    return fill("<figure><figcaption>$caption</figcaption>$chart</figure>", caption=caption,
+                chart=chart)
 
 
 def _cards(summary: Summary, chain: ChainStatus | None) -> Html:
@@ -112,7 +112,8 @@ def _detections(summary: Summary, grid: TimeGrid | None) -> Html:
     if not summary.detections:
         return Html('<p class="muted">No detections in these logs.</p>')
     chart = rules_chart(grid) if grid is not None else None
-    figure = _figure(rules_title(grid), chart, "") if grid is not None and chart else Html("")
+    # Detections without a usable timestamp are listed but not charted.
+    figure = _figure(rules_title(grid), chart, "") if grid and chart else Html("")
     total = sum(summary.detection_types.values())
     listed = len(summary.detections)
     note = f"{total} detection{'s' if total != 1 else ''}"
