@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from secmon.demo import DEMO_AUDIT_KEY, SITE_PASSWORD, demo_location
+from secmon.demo.clock import ScriptedDay
 from secmon.verify import verify_files
 
 from .conftest import read_lines
@@ -24,6 +27,7 @@ class DemoRun:
     directory: Path
     output: str
     returncode: int
+    started: float
     seconds: float
     events: list[dict[str, Any]]
 
@@ -34,13 +38,14 @@ class DemoRun:
 def run_demo(directory: Path, **extra_env: str) -> DemoRun:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SECMON_", "DJANGO_"))} | {"COLUMNS": "160"} | extra_env
-    started = time.monotonic()
+    started, clock = time.time(), time.monotonic()
     done = subprocess.run([SECMON, "demo", "--dir", str(directory), "--no-pause"],
                           capture_output=True, text=True, timeout=300, env=env,
                           cwd=directory.parent)
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - clock
     events = read_lines(directory / "logs" / "security.log")
-    return DemoRun(directory, done.stdout + done.stderr, done.returncode, seconds, events)
+    return DemoRun(directory, done.stdout + done.stderr, done.returncode, started, seconds,
+                   events)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +148,47 @@ def test_the_report_is_written(demo: DemoRun) -> None:
     assert "secmon_credential_stuffing" in page
 
 
+def test_events_are_stamped_on_the_scripted_day(demo: DemoRun) -> None:
+    stamps = sorted(e["timestamp"] for e in demo.events)
+    day = stamps[0][:10]
+    assert {stamp[:10] for stamp in stamps} == {day}
+    ran = datetime.fromtimestamp(demo.started, timezone.utc).date()
+    assert date.fromisoformat(day) == ran - timedelta(days=1)  # yesterday: all in the past
+    assert stamps[0] == f"{day}T07:00:00.000000Z" and stamps[-1] < f"{day}T15:00"
+    detected = {e["event_type"]: e["timestamp"][11:16] for e in demo.events
+                if e["category"] == "intrusion_detection"}
+    assert detected == {"secmon_privilege_probe": "09:40", "authn_login_fail_max": "11:02",
+                        "secmon_credential_stuffing": "12:20", "secmon_excess_429": "14:41",
+                        "authn_impossible_travel": "14:47"}
+    alerts = read_lines(demo.directory / "alerts.jsonl")
+    assert sorted(a["timestamp"][11:16] for a in alerts) == sorted(detected.values())
+
+
+def test_rules_see_the_scripted_day(demo: DemoRun) -> None:
+    # Berlin at 14:30, Sydney at 14:47: the rule measured the 17 minutes in between.
+    [travel] = demo.of("authn_impossible_travel")
+    assert travel["elapsed"] == 17 * 60 and travel["distance_km"] == 16095
+    assert "16095 km in 17m" in travel["event"] and "16095 km in 17m" in demo.output
+    # bob's eight wrong passwords fall within the brute-force window
+    failures = sorted(e["timestamp"] for e in demo.of("authn_login_fail")
+                      if e.get("username") == "bob")
+    [brute_force] = demo.of("authn_login_fail_max")
+    spread = datetime.fromisoformat(failures[-1][:19]) - datetime.fromisoformat(failures[0][:19])
+    assert timedelta(0) < spread < timedelta(seconds=brute_force["window"])
+
+
+def test_the_report_spans_the_scripted_day(demo: DemoRun) -> None:
+    page = (demo.directory / "report.html").read_text()
+    day = min(e["timestamp"] for e in demo.events)[:10]
+    assert f"<p>{day} 07:00:00 UTC \u2013 {day} 14:4" in page
+    assert "Events over time by category (per 15m)" in page
+    rules = re.search(r'<svg class="chart" data-chart="rules".*?</svg>', page, re.S)
+    assert rules is not None
+    for name in ("secmon_privilege_probe", "authn_login_fail_max", "secmon_credential_stuffing",
+                 "secmon_excess_429", "authn_impossible_travel"):
+        assert f"UTC: 1 {name}</title></rect>" in rules.group()
+
+
 def test_no_password_reaches_the_logs(demo: DemoRun) -> None:
     written = b"".join(path.read_bytes() for path in (demo.directory / "logs").iterdir())
     written += (demo.directory / "alerts.jsonl").read_bytes()
@@ -158,3 +204,34 @@ def test_a_second_run_starts_afresh_whatever_the_environment(demo: DemoRun) -> N
     assert again.returncode == 0, again.output
     assert Counter(e["event_type"] for e in again.events) == Counter(
         e["event_type"] for e in demo.events)
+
+
+# -- the scripted day's clock -----------------------------------------------------------------
+
+
+def test_the_scripted_day_moves_forward_only() -> None:
+    day = ScriptedDay(date(2026, 3, 2), "07:00")
+    assert day.now == datetime(2026, 3, 2, 7, tzinfo=timezone.utc)
+    day.tick()
+    day.tick()
+    assert day.time() == day.monotonic() == datetime(2026, 3, 2, 7, 0, 2,
+                                                     tzinfo=timezone.utc).timestamp()
+    day.at("09:40")
+    assert day.now == datetime(2026, 3, 2, 9, 40, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="the step at 09:00 comes after 09:40:00"):
+        day.at("09:00")
+
+
+def test_secmon_runs_on_the_scripted_day_inside_it_only() -> None:
+    from secmon.clock import utc_timestamp
+    from secmon.state.memory import MemoryState
+
+    day = ScriptedDay(date(2026, 3, 2), "11:02")
+    with day.running():
+        assert utc_timestamp() == "2026-03-02T11:02:00.000000Z"
+        state = MemoryState()  # as the pipeline builds it: windows on the same clock
+        assert state.clock() == day.monotonic()
+        day.tick()
+        assert utc_timestamp() == "2026-03-02T11:02:01.000000Z"
+    assert utc_timestamp()[:10] != "2026-03-02"
+    assert abs(state.clock() - time.monotonic()) < 60

@@ -326,21 +326,15 @@ def report(files: tuple[str, ...], types: frozenset[str], since: str | None, unt
     """Write one self-contained HTML report about secmon's logs.
 
     The page opens without a network: charts are inline SVG. It shows events over time
-    by category, the top source IPs and users behind failed logins and access denials,
-    every detection with its evidence, and the audit-chain status of the audit logs
-    among FILE... (verified with the audit keys from the settings).
+    by category, detections over time per rule, the top source IPs and users behind
+    failed logins and access denials, every detection with its evidence, and the
+    audit-chain status of the audit logs among FILE... (verified with the audit keys
+    from the settings).
 
     \b
     Example:
       secmon report logs/security.log* logs/audit.log -o report.html
     """
-    try:
-        import jinja2  # noqa: F401
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise click.UsageError(
-            "secmon report draws with matplotlib and jinja2: pip install 'secmon[report]'"
-        ) from None
     from .report import write_report
 
     settings = _settings(settings_spec) if settings_spec else None

@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .apps import DjangoSite, FastAPIShop, FlaskShop, examples_root, load_module
+from .clock import ScriptedDay
 from .inbox import AlertInbox
 from .screen import Screen
 from .world import ALICE_PASSWORD, DEMO_AUDIT_KEY, STUFFED, WEBHOOK_SECRET
@@ -28,6 +29,7 @@ EXPECTED = frozenset({
     "secmon_credential_stuffing", "upload_validation", "excess_rate_limit_exceeded",
     "secmon_excess_429", "authn_impossible_travel",
 })
+FIRST_STEP = "07:00"
 
 
 def _settings_env(directory: Path, inbox: AlertInbox) -> dict[str, str]:
@@ -97,17 +99,20 @@ def run_demo(directory: Path, pause: bool = False, console: Console | None = Non
     directory = directory.resolve()
     _prepare(directory)
     started = time.monotonic()
+    day = ScriptedDay.yesterday(FIRST_STEP)
     console.print(Panel(
         "A day at a small shop that runs three apps - Django, Flask and FastAPI - each with "
         "secmon wired in as its README shows. Requests are played against them in this "
         "process; under each step are the events secmon wrote and the alerts it raised "
-        "(\"signed #n\": the event's place in its app's hash-chained audit trail).",
+        "(\"signed #n\": the event's place in its app's hash-chained audit trail). "
+        f"The day is {day.day:%A %d %B %Y}: events carry its times (UTC), a second per "
+        "request, and the detection rules measure their windows on the same clock.",
         title="secmon demo", border_style="cyan"))
     from ..testing import capture_events
 
     with AlertInbox(directory / "alerts.jsonl") as inbox, capture_events() as events, \
-            _environment(_settings_env(directory, inbox)):
-        screen = Screen(console, events, inbox, pause)
+            _environment(_settings_env(directory, inbox)), day.running():
+        screen = Screen(console, events, inbox, pause, day)
         apps: list[Any] = []
         try:
             _play(root, screen, apps)
@@ -130,7 +135,7 @@ def _play(root: Path, screen: Screen, apps: list[Any]) -> None:
     # the FastAPI example's secmon.configure() at import replaces that; Flask keeps its own.
     django = DjangoSite(root, screen)
     apps.append(django)
-    screen.step("07:00", django.label, "The site opens: its accounts are created")
+    screen.step(FIRST_STEP, django.label, "The site opens: its accounts are created")
     django.open()
     screen.show(_flush)
 

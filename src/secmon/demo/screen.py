@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from .clock import ScriptedDay
 from .inbox import AlertInbox
 
 LEVEL_STYLES = {"info": "green", "warning": "yellow", "error": "red", "critical": "bold red"}
@@ -20,23 +21,29 @@ SHOWN_REPEATS = 2
 
 @dataclass
 class Screen:
-    """Prints each step, the requests it made, and the events and alerts they caused."""
+    """Prints each step, the requests it made, and the events and alerts they caused.
+
+    It also keeps the scripted day's time: a step starts at its time, a request ticks.
+    """
 
     console: Console
     events: list[dict[str, Any]]
     inbox: AlertInbox
     pause: bool
+    day: ScriptedDay
     shown: int = 0
     alerts_shown: int = 0
     requests: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     steps: list[str] = field(default_factory=list)
 
     def step(self, clock: str, app: str, title: str) -> None:
+        self.day.at(clock)
         self.steps.append(title)
         self.console.print()
         self.console.print(f"[bold cyan]{clock}[/]  [bold]{escape(title)}[/]  [dim]({app})[/]")
 
     def request(self, method: str, path: str, status: int) -> None:
+        self.day.tick()
         # /customers/7/ and /customers/8/ are one line: /customers/<id>/
         shown = re.sub(r"/\d+(?=/|$)", "/<id>", path.split("?")[0])
         self.requests[method, shown, status] += 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import struct
 import threading
-import time
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import clock as process_clock
 from . import Claim, Hit, Op, Replace, Take, reset_after_fork
 
 # Besides the key count, all windows together hold at most this many timestamps or
@@ -56,7 +56,7 @@ class MemoryState:
         self,
         max_keys: int = 100_000,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = process_clock.monotonic,
         stats_prefix: str = "state.",
     ) -> None:
         self.max_keys = max_keys
