@@ -192,7 +192,7 @@ class Spool:
         self.limits = limits or SpoolLimits()
         self.batch = batch
         self.retry = retry
-        self.counters = {"spooled": 0, "delivered": 0, "dropped": 0, "spilled": 0}
+        self.counters = {"spooled": 0, "dropped": 0}
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:40] or "output"
         self._prefix = f"{safe}-{hashlib.blake2b(key.encode(), digest_size=4).hexdigest()}."
         health.holding = self.limits.describe()
@@ -241,12 +241,15 @@ class Spool:
             self._begin()
         lost: list[Entry] = []
         with self._lock:
-            for entry in batch:
-                self._hold(entry, lost)
+            if self._stop.is_set():
+                lost = batch  # after close(): nobody would ever write them
+            else:
+                for entry in batch:
+                    self._hold(entry, lost)
+                self._active = True
+                self._start_retrying()
             self.counters["spooled"] += len(batch)
             self.counters["dropped"] += len(lost)
-            self._active = True
-            self._start_retrying()
         if cause is not None:
             self.health.failed(cause, None, lost=False)
         for entry in lost:
@@ -294,8 +297,8 @@ class Spool:
         elif left or in_files:
             write_stderr_line(
                 f"secmon: output {self.name} exits with {len(left) + in_files} records it could "
-                f"not write to {self.health.target}: kept in {kept_in or self.limits.path}, "
-                "for the next process with this output to deliver"
+                f"not write to {self.health.target}: kept in {self.limits.path}, for the next "
+                "process with this output to deliver"
             )
 
     def stats(self) -> dict[str, int]:
@@ -334,7 +337,6 @@ class Spool:
             own.append(entry.kind.encode("ascii") + b" " + entry.data + b"\n")
         except OSError:
             return False
-        self.counters["spilled"] += 1
         return True
 
     def _create_file(self) -> _File:
@@ -400,8 +402,8 @@ class Spool:
     # -- delivering ---------------------------------------------------------------------------
 
     def _start_retrying(self) -> None:
-        thread = self._thread
-        if (thread is not None and thread.is_alive()) or self._stop.is_set():
+        # Under self._lock: the thread leaves (under it too) only when nothing waits.
+        if self._thread is not None or self._stop.is_set():
             return
         self._thread = threading.Thread(
             target=self._retry_loop, args=(self._stop,), name=f"secmon-{self.name}-spool",
@@ -417,7 +419,12 @@ class Spool:
                     return
                 done, after = self._drain_once()
             if done:
-                return
+                with self._lock:
+                    if not self._active:
+                        self._thread = None
+                        return
+                delay = self.retry[0]  # held again since: a new outage
+                continue
             delay = min(max(delay * 2, self.retry[0]), self.retry[1])
             if after is not None:
                 delay = max(delay, after)
@@ -438,7 +445,6 @@ class Spool:
             done, delivered, failure = self._send(entries)
             with self._lock:
                 self._advance(source, done, sizes)
-                self.counters["delivered"] += delivered
                 self._waited += delivered
                 if source is not self._memory and source is not self._own:
                     self._earlier += delivered
