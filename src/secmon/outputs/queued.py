@@ -174,11 +174,11 @@ class QueuedOutput(Output):
         elif isinstance(outcome, GiveUp):
             with self._lock:
                 self.counters["dropped"] += len(batch)
-            entries = self._entries(batch)
-            if any(e.seq is not None for e in entries):
-                # Signed records: the gap is declared when the output next reports itself.
+            signed = [e for e in self._entries(batch) if e.seq is not None]
+            if signed:
+                # The gap is declared when the output next reports itself writing again.
                 self.health.failed(outcome, None, lost=False)
-            for entry in entries:
+            for entry in signed:
                 self.health.lost(entry.chain, entry.seq)
         else:
             self.spool.put(self._entries(batch), outcome)
@@ -264,7 +264,7 @@ class QueuedOutput(Output):
                 pass  # the worker sees _stopping after its current batch
             thread.join(timeout=1.0)
         left = []
-        while True:
+        while thread is not None:  # a forked child's copy of the queue is its parent's
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
