@@ -495,8 +495,9 @@ def test_a_filesystem_that_fills_up_loses_nothing(tiny_filesystem: Path, tmp_pat
         secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
     pipeline.flush()
     assert output.health.degraded and len(output.spool) > 0
-    filler.unlink()
-    _wait_for(lambda: not output.health.degraded)
+    filler.unlink()  # and no event comes: the spool's own retries find the room
+    _wait_for(lambda: any(e["event_type"] == "sys_monitor_enabled"
+                          for e in read_lines(tmp_path / "other.log")))
     pipeline.close()
     parsed = _records(log)
     torn = parsed.count(None)
@@ -561,11 +562,12 @@ def test_past_the_memory_bound_records_wait_in_spool_path(tiny_filesystem: Path,
     for i in range(40):
         secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
     [waiting] = list(spool.iterdir())
-    assert len(waiting.read_bytes().splitlines()) == 35  # the five oldest are in memory
+    header, *lines = waiting.read_bytes().splitlines()
+    assert len(lines) == 35  # the five oldest are in memory
     assert oct(waiting.stat().st_mode & 0o777) == "0o600"
     filler.unlink()
     _wait_for(lambda: not output.spool.active)
-    assert waiting.stat().st_size == 0  # delivered; removed at exit
+    assert waiting.read_bytes().splitlines() == [header]  # delivered; removed at exit
     pipeline.close()
     assert list(spool.iterdir()) == []
     records = [r for r in _records(log) if r is not None]
@@ -638,3 +640,39 @@ def test_a_forked_worker_leaves_the_parents_records_to_the_parent(tmp_path: Path
     assert sorted(r["resource_id"] for r in records) == [0, 1, 2, 100]
     report = verify_files([blocked / "audit.log"], {"k1": KEY})
     assert "lost" not in [f.kind for f in report.findings], report.lines()
+
+
+_SETTLE_THEN_DIE = """
+import os, signal, sys
+import secmon
+pipeline = secmon.configure(environment="test", audit_key=sys.argv[1], spool_path=sys.argv[2],
+                            outputs=[{"type": "file", "path": sys.argv[3],
+                                      "categories": ["audit"], "max_bytes": "10MB"}])
+for i in range(10):
+    secmon.audit("invoice_refunded", resource_id=i)
+pipeline.settle()  # what an ASGI server's shutdown does; then the process is killed
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_settled_at_a_servers_shutdown_what_waits_outlives_the_process(
+    tiny_filesystem: Path, tmp_path: Path
+) -> None:
+    """uvicorn ends a worker by its signal after the app's shutdown: no exit handler runs."""
+    log = tiny_filesystem / "audit.log"
+    spool = tmp_path / "spool"
+    filler = fill(tiny_filesystem / "filler")
+    done = subprocess.run([sys.executable, "-c", _SETTLE_THEN_DIE, KEY.decode(), str(spool),
+                           str(log)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9
+    assert "has 11 records it could not write" in done.stderr  # and the shutdown checkpoint
+    filler.unlink()
+    pipeline = secmon.configure(environment="test", audit_key=KEY, spool_path=spool, outputs=[
+        {"type": "file", "path": str(log), "categories": ["audit"], "max_bytes": "10MB"}])
+    secmon.audit("invoice_refunded", resource_id=100)
+    pipeline.close()
+    assert list(spool.iterdir()) == []
+    records = [r for r in _records(log) if r is not None]
+    assert [r["resource_id"] for r in records] == [*range(10), 100]
+    report = verify_files([log], {"k1": KEY}, checkpoints=[tiny_filesystem / "audit.checkpoints"])
+    assert report.ok and not report.findings, report.lines()  # the killed one's chain anchored

@@ -84,7 +84,7 @@ def test_records_wait_then_land_in_order_found_by_the_spools_own_retries() -> No
     sink.up = True  # no new record comes: the thread notices
     wait(lambda: not spool.active)
     assert sink.got == [b"1", b"2", b"3", b"4", b"5", b"6"]
-    spool.health.join()
+    wait(lambda: told.of("sys_monitor_enabled"))  # told from a thread, after
     [disabled] = told.of("sys_monitor_disabled")
     assert disabled["error"] == "No space left on device"
     [enabled] = told.of("sys_monitor_enabled")
@@ -122,7 +122,9 @@ def test_past_memory_records_go_to_spool_path_and_keep_their_order(tmp_path: Pat
     spool.retry = (60.0, 60.0)  # only the flushes below try
     spool.put(records(*range(1, 11)), OSError(28, "full"))
     [file] = list(tmp_path.iterdir())
-    assert file.read_bytes().splitlines() == [b"r %d" % n for n in range(4, 11)]
+    header, *lines = file.read_bytes().splitlines()
+    assert header.startswith(b"#secmon spool, delivered up to ")
+    assert lines == [b"r %d" % n for n in range(4, 11)]
     assert len(spool) == 10
     spool.put(records(11))  # after the file: it keeps taking the newest
     sink.up = True
@@ -130,7 +132,7 @@ def test_past_memory_records_go_to_spool_path_and_keep_their_order(tmp_path: Pat
     assert not spool.flush()
     assert spool.flush()
     assert sink.got == [b"%d" % n for n in range(1, 12)]
-    assert file.stat().st_size == 0
+    assert file.read_bytes().splitlines() == [header]  # all delivered: emptied
     spool.close()
     assert list(tmp_path.iterdir()) == []
 
@@ -204,7 +206,7 @@ def test_at_exit_what_waits_is_kept_and_the_next_process_delivers_it_first(
     wait(lambda: not after.active)
     assert sink.got == [b"1", b"2", b"3", b"4", b"5", b"1"]
     assert list(tmp_path.iterdir()) == []
-    after.health.join()
+    wait(lambda: told.of("sys_monitor_enabled"))  # told from a thread, after
     [enabled] = told.of("sys_monitor_enabled")
     assert enabled["earlier_records"] == 5
     for spool in (other, after):
@@ -223,17 +225,70 @@ def test_a_living_processs_spool_file_is_not_taken(tmp_path: Path) -> None:
 
 
 def test_a_spool_file_cut_short_loses_only_its_last_line(tmp_path: Path) -> None:
-    name = "audit-00000000.1234-abcd.1.spool"
     prefix = make(Sink())._prefix
-    (tmp_path / name.replace("audit-00000000.", prefix)).write_bytes(b"r 1\nr 2\nr 3 cut sho")
+    (tmp_path / f"{prefix}1234-abcd.0.1.spool").write_bytes(b"r 1\nr 2\nr 3 cut sho")
     sink, told = Sink(), Told()
     sink.up = True
     spool = make(sink, told, path=tmp_path)
     wait(lambda: not spool.active)
     assert sink.got == [b"1", b"2"]
-    spool.health.join()
+    wait(lambda: told.of("sys_monitor_enabled"))  # told from a thread, after
     [enabled] = told.of("sys_monitor_enabled")
     assert (enabled["earlier_records"], enabled["lost_records"]) == (2, 1)
+    spool.close()
+
+
+def test_a_process_that_died_mid_delivery_is_taken_over_from_where_it_was(
+    tmp_path: Path,
+) -> None:
+    dying = make(Sink(), max_records=1, path=tmp_path)
+    dying.put(records(1, 2, 3, 4), OSError(28, "full"))  # 1 in memory, 2-4 in its file
+    [file] = list(tmp_path.iterdir())
+    data = file.read_bytes()
+    header = data.split(b"\n", 1)[0] + b"\n"
+    # It delivered 2 (its header says so) and died: its file is all that is left of it.
+    delivered = len(header) + len(b"r 2\n")
+    file.write_bytes(b"#secmon spool, delivered up to %019d\n" % delivered + data[len(header):])
+    dying.after_fork()  # lets go of its file as a dead process would
+    sink = Sink()
+    sink.up = True
+    after = make(sink, path=tmp_path)
+    wait(lambda: not after.active)
+    assert sink.got == [b"3", b"4"]
+    assert list(tmp_path.iterdir()) == []
+    after.close()
+
+
+def test_settle_keeps_what_waits_in_spool_path_and_goes_on_delivering(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sink = Sink()
+    spool = make(sink, max_records=2, path=tmp_path)
+    spool.put(records(1, 2, 3, 4), OSError(28, "full"))  # 1-2 in memory, 3-4 in its file
+    spool.settle()
+    assert "has 4 records it could not write to /var/a.log yet: kept in" in \
+        capfd.readouterr().err
+    assert sorted(p.name.rsplit(".", 3)[1:3] for p in tmp_path.iterdir()) == [
+        ["0", "0"], ["0", "1"]]  # memory (older), then the file that took the rest
+    spool.put(records(5))  # after them
+    sink.up = True
+    wait(lambda: not spool.active)
+    assert sink.got == [b"1", b"2", b"3", b"4", b"5"]
+    assert list(tmp_path.iterdir()) == []
+    spool.close()
+
+
+def test_settle_without_spool_path_says_what_a_sudden_end_would_lose(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    sink = Sink()
+    spool = make(sink)
+    spool.put(records(7, 8), OSError(28, "full"))
+    spool.settle()
+    assert ("output audit has 2 records it could not write to /var/a.log (audit seq 7-8 of "
+            "chain c1): they are lost if this process ends now") in capfd.readouterr().err
+    sink.up = True
+    assert spool.flush() and sink.got == [b"7", b"8"]  # still held, and delivered
     spool.close()
 
 

@@ -251,6 +251,9 @@ class QueuedOutput(Output):
         self.spool.flush(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.health.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
+    def settle(self) -> None:
+        self.spool.settle()
+
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
         with self._lock:

@@ -15,11 +15,18 @@ waited and how many were lost.
 
 At exit (``close``) the spool tries once more; what is left goes to ``SPOOL_PATH``,
 where the next process with the same output delivers it before its own records, or,
-without ``SPOOL_PATH``, is counted lost and said so on stderr.
+without ``SPOOL_PATH``, is counted lost and said so on stderr. ``settle`` (a server's
+shutdown that may end the process without exit handlers) puts what waits there too,
+and goes on delivering it from there.
 
-A spool file holds one entry per line: its kind (what the output makes of it, such as
-``r``, a rendered record), a space, its bytes. Each belongs to one process, which holds
-an ``flock`` on it while it lives: a file nobody holds is an earlier process's.
+A spool file starts with a header line that says up to which byte it was delivered,
+then holds one entry per line: its kind (what the output makes of it, such as ``r``, a
+rendered record), a space, its bytes. Each belongs to one process, which holds an
+``flock`` on it while it lives: a file nobody holds is an earlier process's, taken over
+from where its header says (at worst one batch is delivered twice after a crash).
+Files are named ``<output>-<hash>.<pid>-<random>.<generation>.<part>.spool`` and
+delivered in that order; part 0 holds what was in memory, older than part 1, the file
+that took what memory could not.
 """
 
 from __future__ import annotations
@@ -52,7 +59,11 @@ RETRY = (0.5, 2.0)
 BATCH = 256
 _READ_CHUNK = 1 << 16
 _SUFFIX = ".spool"
-_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+# The header: the offset of the first entry not yet delivered (fixed width, rewritten).
+_HEAD = b"#secmon spool, delivered up to %019d\n"
+_HEAD_SIZE = len(_HEAD % 0)
+_HEAD_PARSE = re.compile(rb"#secmon spool, delivered up to (\d{19})\n")
 
 
 class Entry(NamedTuple):
@@ -102,14 +113,39 @@ _live: weakref.WeakSet[Spool] = weakref.WeakSet()
 
 
 class _File:
-    """A spool file: appended by its owner, read from ``offset`` by whoever delivers it."""
+    """A spool file: appended by its owner; read, and its header advanced, by whoever
+    delivers it (holding its lock)."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, *, mine: bool, entries: int = 0) -> None:
         self.path = path
         self.fd = fd
-        self.offset = 0
+        self.mine = mine  # written by this process (else taken over from an earlier one)
+        self.entries = entries  # still to deliver, where known (files of this process)
         self.size = os.fstat(fd).st_size
-        self.entries = 0  # known only for our own file; adopted files are read to the end
+        head = os.pread(fd, _HEAD_SIZE, 0)
+        match = _HEAD_PARSE.fullmatch(head)
+        self.offset = max(int(match[1]), _HEAD_SIZE) if match else 0
+
+    @classmethod
+    def create(cls, directory: Path, name: str, entries: Sequence[Entry] = ()) -> _File:
+        """A new file holding ``entries``, locked, and named only once it is whole (so it
+        never looks like an earlier process's)."""
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = directory / f".{name}.tmp"
+        fd = os.open(temporary, _FLAGS | os.O_TRUNC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            data = _HEAD % _HEAD_SIZE + b"".join(_line(e) for e in entries)
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "no room for the spool file")
+            if entries:
+                os.fsync(fd)
+            os.rename(temporary, directory / name)
+        except OSError:
+            os.close(fd)
+            temporary.unlink(missing_ok=True)
+            raise
+        return cls(directory / name, fd, mine=True, entries=len(entries))
 
     def read(self, limit: int) -> tuple[list[Entry], list[int]]:
         """Up to ``limit`` entries from ``offset``, and the size of each in the file. A line
@@ -140,9 +176,10 @@ class _File:
             sizes.append(len(pending))
         return entries, sizes
 
-    def append(self, data: bytes) -> None:
+    def append(self, entry: Entry) -> None:
+        data = _line(entry)
         try:
-            written = os.write(self.fd, data)
+            written = os.pwrite(self.fd, data, self.size)
         except OSError:
             written = -1
         if written != len(data):
@@ -155,15 +192,33 @@ class _File:
         self.size += written
         self.entries += 1
 
-    def empty(self) -> None:
-        self.offset = self.entries = self.size = 0
-        os.ftruncate(self.fd, 0)
-
-    def close(self) -> None:
+    def advance(self, nbytes: int, done: int) -> None:
+        """``done`` entries (``nbytes``) were delivered: so says the header from now on."""
+        self.offset += nbytes
+        self.entries = max(0, self.entries - done)
+        if self.mine and not self.entries and self.offset >= self.size:
+            self.size = self.offset = _HEAD_SIZE
+            os.ftruncate(self.fd, _HEAD_SIZE)  # all delivered: empty, and kept for later
         try:
-            os.close(self.fd)
+            os.pwrite(self.fd, _HEAD % self.offset, 0)
+        except OSError:
+            pass  # at worst these are delivered again, should this process die
+
+    @property
+    def exhausted(self) -> bool:
+        return self.offset >= self.size
+
+    def close(self, *, remove: bool = False) -> None:
+        if remove:
+            self.path.unlink(missing_ok=True)
+        try:
+            os.close(self.fd)  # and the lock with it: the next process may take the file
         except OSError:
             pass
+
+
+def _line(entry: Entry) -> bytes:
+    return entry.kind.encode("ascii") + b" " + entry.data + b"\n"
 
 
 class Spool:
@@ -208,6 +263,8 @@ class Spool:
         self._sending = 0  # entries at the front of memory being delivered right now
         self._own: _File | None = None
         self._adopted: deque[_File] = deque()
+        self._token = f"{os.getpid()}-{token_hex(4)}"
+        self._generation = 0
         self._begun = False
         self._active = False
         self._stop = threading.Event()
@@ -225,8 +282,9 @@ class Spool:
         return self._active
 
     def __len__(self) -> int:
+        """What waits, as far as is known (an earlier process's files are not counted)."""
         with self._lock:
-            waiting = len(self._memory)
+            waiting = len(self._memory) + sum(f.entries for f in self._adopted)
             if self._own is not None:
                 waiting += self._own.entries
             return waiting
@@ -270,36 +328,71 @@ class Spool:
         """Stop retrying; deliver what waits if the sink takes it (``attempt``), keep the rest
         in ``SPOOL_PATH``, or count it lost and say so."""
         self._stop.set()
-        thread = self._thread
+        with self._lock:
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=min(timeout, 1.0))
         if attempt:
             self.flush(timeout)
         with self._drain_lock, self._lock:
-            left = list(self._memory)
-            kept_in = self._keep(left)
-            if kept_in is None:
+            left, kept = self._keep()
+            if left and not kept:
                 self.counters["dropped"] += len(left)
-            self._memory.clear()
-            self._bytes = 0
-            in_files = self._own.entries if self._own is not None else 0
-            self._release_files()
+            waiting = len(left) + sum(f.entries for f in self._files() if f.mine)
+            for file in [*self._files(), *([kept] if kept is not None else [])]:
+                file.close(remove=file.mine and file.exhausted)
+            self._own = None
+            self._adopted.clear()
             self._active = False
-        if kept_in is None and left:
+        if left and not kept:
             for entry in left:
                 self.health.lost(entry.chain, entry.seq)
-            ranges = describe_ranges([(e.chain, e.seq) for e in left])
+            self._tell_lost(left, "exits with")
+        elif waiting:
             write_stderr_line(
-                f"secmon: output {self.name} exits with {len(left)} records it could not write "
-                f"to {self.health.target}{ranges}: they are lost (SPOOL_PATH would keep them "
-                "for the next process)"
+                f"secmon: output {self.name} exits with {waiting} records it could not write "
+                f"to {self.health.target}: kept in {self.limits.path}, for the next process "
+                "with this output to deliver"
             )
-        elif left or in_files:
+
+    def settle(self) -> None:
+        """Make what waits outlive this process, which may end without exit handlers: to
+        ``SPOOL_PATH``, from where it is delivered (by this process, or the next one);
+        without one, say what would be lost. The spool stays usable."""
+        with self._drain_lock, self._lock:
+            left, kept = self._keep()
+            if left and not kept:
+                told = list(left)
+            else:
+                told = []
+                self._memory.clear()
+                self._bytes = 0
+                # Delivered from the files now, in order; new records go behind them.
+                if kept is not None:
+                    self._adopted.append(kept)
+                if self._own is not None:
+                    self._adopted.append(self._own)
+                    self._own = None
+                self._generation += 1
+            waiting = sum(f.entries for f in self._adopted if f.mine)
+        if told:
+            self._tell_lost(told, "has")
+        elif waiting:
             write_stderr_line(
-                f"secmon: output {self.name} exits with {len(left) + in_files} records it could "
-                f"not write to {self.health.target}: kept in {self.limits.path}, for the next "
-                "process with this output to deliver"
+                f"secmon: output {self.name} has {waiting} records it could not write to "
+                f"{self.health.target} yet: kept in {self.limits.path} (written from there "
+                "when it can, by this process or the next with this output)"
             )
+
+    def _tell_lost(self, left: list[Entry], verb: str) -> None:
+        ranges = describe_ranges([(e.chain, e.seq) for e in left])
+        lost = "they are lost" if verb == "exits with" else \
+            "they are lost if this process ends now"
+        write_stderr_line(
+            f"secmon: output {self.name} {verb} {len(left)} records it could not write to "
+            f"{self.health.target}{ranges}: {lost} (SPOOL_PATH would keep them for the next "
+            "process)"
+        )
 
     def stats(self) -> dict[str, int]:
         return {"spooled": len(self), "spool_dropped": self.counters["dropped"]}
@@ -330,74 +423,38 @@ class Spool:
             lost.append(victim)
 
     def _spill(self, entry: Entry) -> bool:
-        if b"\n" in entry.data:
+        if b"\n" in entry.data or self.limits.path is None:
             return False
         try:
-            own = self._own or self._create_file()
-            own.append(entry.kind.encode("ascii") + b" " + entry.data + b"\n")
+            if self._own is None:
+                self._own = _File.create(self.limits.path, self._name(1))
+            self._own.append(entry)
         except OSError:
             return False
         return True
 
-    def _create_file(self) -> _File:
-        """This process's spool file, locked, named once it is (so it never looks orphaned)."""
-        assert self.limits.path is not None
-        directory = self.limits.path
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        token = f"{os.getpid()}-{token_hex(4)}"
-        temporary = directory / f".{self._prefix}{token}.tmp"
-        fd = os.open(temporary, _FLAGS, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            path = directory / f"{self._prefix}{token}.1{_SUFFIX}"
-            os.rename(temporary, path)
-        except OSError:
-            os.close(fd)
-            temporary.unlink(missing_ok=True)
-            raise
-        self._own = _File(path, fd)
-        return self._own
+    def _name(self, part: int) -> str:
+        return f"{self._prefix}{self._token}.{self._generation}.{part}{_SUFFIX}"
 
-    def _keep(self, left: list[Entry]) -> Path | None:
-        """At exit: ``left`` (older than our spool file) into a file delivered before it."""
-        if not left:
-            return self._own.path if self._own is not None else None
-        if self.limits.path is None or any(b"\n" in e.data for e in left):
-            return None
+    def _keep(self) -> tuple[list[Entry], _File | None]:
+        """What waits in memory, and the file it was written to (older than our spill file,
+        so delivered before it), or None: no SPOOL_PATH, or no room there."""
+        left = list(self._memory)
         own = self._own
-        name = (own.path.name[: -len(".1" + _SUFFIX)] if own is not None
-                else f"{self._prefix}{os.getpid()}-{token_hex(4)}")
-        path = self.limits.path / f"{name}.0{_SUFFIX}"
-        temporary = path.with_name(f".{path.name}.tmp")
-        try:
-            self.limits.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(temporary, _FLAGS | os.O_TRUNC, 0o600)
-            try:
-                data = b"".join(e.kind.encode("ascii") + b" " + e.data + b"\n" for e in left)
-                if os.write(fd, data) != len(data):
-                    raise OSError(errno.ENOSPC, "no room for the spool file")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(temporary, path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
-            return None
-        return path
-
-    def _release_files(self) -> None:
-        own, self._own = self._own, None
         if own is not None:
-            if not own.entries:
-                own.path.unlink(missing_ok=True)
-            else:
-                try:
-                    os.fsync(own.fd)
-                except OSError:
-                    pass
-            own.close()  # the lock goes with it: the next process may take the file
-        while self._adopted:
-            self._adopted.popleft().close()
+            try:
+                os.fsync(own.fd)
+            except OSError:
+                pass
+        if not left or self.limits.path is None or any(b"\n" in e.data for e in left):
+            return left, None
+        try:
+            return left, _File.create(self.limits.path, self._name(0), left)
+        except OSError:
+            return left, None
+
+    def _files(self) -> list[_File]:
+        return [*self._adopted, *([self._own] if self._own is not None else [])]
 
     # -- delivering ---------------------------------------------------------------------------
 
@@ -446,7 +503,7 @@ class Spool:
             with self._lock:
                 self._advance(source, done, sizes)
                 self._waited += delivered
-                if source is not self._memory and source is not self._own:
+                if isinstance(source, _File) and not source.mine:
                     self._earlier += delivered
             if failure is not None:
                 self.health.failed(failure, None, lost=False)
@@ -488,9 +545,7 @@ class Spool:
             entries, sizes = file.read(self.batch)
             if entries:
                 return file, entries, sizes
-            file.path.unlink(missing_ok=True)
-            file.close()
-            self._adopted.popleft()
+            self._adopted.popleft().close(remove=True)  # all of it delivered
         if self._memory:
             entries = list(itertools.islice(self._memory, self.batch))
             self._sending = len(entries)
@@ -500,7 +555,7 @@ class Spool:
             entries, sizes = own.read(self.batch)
             if entries:
                 return own, entries, sizes
-            own.empty()  # the file lost what it held (truncated by someone): nothing to send
+            own.entries = 0  # the file lost what it held (truncated by someone)
         return None, [], []
 
     def _advance(self, source: object, done: int, sizes: list[int]) -> None:
@@ -511,13 +566,8 @@ class Spool:
             self._sending = 0
             return
         assert isinstance(source, _File)
-        if source not in self._adopted and source is not self._own:
-            return  # released by close() meanwhile
-        source.offset += sum(sizes[:done])
-        if source is self._own:
-            source.entries -= done
-            if source.entries <= 0:
-                source.empty()
+        if source in self._adopted or source is self._own:
+            source.advance(sum(sizes[:done]), done)
 
     def _lose(self, entry: Entry) -> None:
         with self._lock:
@@ -554,24 +604,22 @@ class Spool:
                 except OSError:
                     os.close(fd)  # held by a living process, or just finished with
                     continue
-                stem, _, part = name[: -len(_SUFFIX)].rpartition(".")
-                found.append((os.fstat(fd).st_mtime, stem, part, _File(path, fd)))
-            # One process's files in their order (.0 before .1), older processes first.
+                stem, generation, part = _order(name)
+                found.append((os.fstat(fd).st_mtime, stem, generation, part,
+                              _File(path, fd, mine=False)))
+            # One process's files in their order, older processes first.
             first_seen: dict[str, float] = {}
-            for mtime, stem, _, _ in found:
+            for mtime, stem, *_ in found:
                 first_seen[stem] = min(mtime, first_seen.get(stem, mtime))
-            found.sort(key=lambda f: (first_seen[f[1]], f[1], f[2]))
-            self._adopted.extend(f[3] for f in found)
+            found.sort(key=lambda f: (first_seen[f[1]], f[1], f[2], f[3]))
+            self._adopted.extend(f[4] for f in found)
             if self._adopted:
                 self._active = True
                 self._start_retrying()
 
     def after_fork(self) -> None:
-        # The parent's file stays locked by the parent: closing our copy leaves its lock.
-        own = self._own
-        if own is not None:
-            own.close()
-        for file in self._adopted:
+        # The parent's files stay locked by the parent: closing our copies leaves its locks.
+        for file in self._files():
             file.close()
         self._fresh_process()
 
@@ -582,6 +630,15 @@ def _reset_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _order(name: str) -> tuple[str, int, int]:
+    """(process, generation, part) of a spool file's name; odd names go last."""
+    stem, generation, part = [*name[: -len(_SUFFIX)].rsplit(".", 2), "", ""][:3]
+    try:
+        return stem, int(generation), int(part)
+    except ValueError:
+        return name, 1 << 30, 0
 
 
 def _size(count: int) -> str:

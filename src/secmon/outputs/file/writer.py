@@ -453,6 +453,9 @@ class FileOutput(Output):
         self.spool.flush(timeout)
         self.health.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
+    def settle(self) -> None:
+        self.spool.settle()
+
     def close(self) -> None:
         self.spool.close()
         self.health.join(2.0)
