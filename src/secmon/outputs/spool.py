@@ -347,7 +347,7 @@ class Spool:
         if left and not kept:
             for entry in left:
                 self.health.lost(entry.chain, entry.seq)
-            self._tell_lost(left, "exits with")
+            self._tell_lost(left, exiting=True)
         elif waiting:
             write_stderr_line(
                 f"secmon: output {self.name} exits with {waiting} records it could not write "
@@ -376,7 +376,7 @@ class Spool:
                 self._generation += 1
             waiting = sum(f.entries for f in self._adopted if f.mine)
         if told:
-            self._tell_lost(told, "has")
+            self._tell_lost(told, exiting=False)
         elif waiting:
             write_stderr_line(
                 f"secmon: output {self.name} has {waiting} records it could not write to "
@@ -384,14 +384,14 @@ class Spool:
                 "when it can, by this process or the next with this output)"
             )
 
-    def _tell_lost(self, left: list[Entry], verb: str) -> None:
+    def _tell_lost(self, left: list[Entry], *, exiting: bool) -> None:
         ranges = describe_ranges([(e.chain, e.seq) for e in left])
-        lost = "they are lost" if verb == "exits with" else \
-            "they are lost if this process ends now"
+        why = ("SPOOL_PATH would keep them for the next process" if self.limits.path is None
+               else f"{self.limits.path} has no room for them")
         write_stderr_line(
-            f"secmon: output {self.name} {verb} {len(left)} records it could not write to "
-            f"{self.health.target}{ranges}: {lost} (SPOOL_PATH would keep them for the next "
-            "process)"
+            f"secmon: output {self.name} {'exits with' if exiting else 'has'} {len(left)} "
+            f"records it could not write to {self.health.target}{ranges}: they are lost"
+            f"{'' if exiting else ' if this process ends now'} ({why})"
         )
 
     def stats(self) -> dict[str, int]:
