@@ -540,7 +540,7 @@ def test_threads_writing_through_an_outage_lose_nothing_and_keep_their_order(
     filler.unlink()
     for thread in threads:
         thread.join()
-    _wait_for(lambda: not output.spool.active)
+    _wait_for(lambda: not output.spool.waiting())
     pipeline.close()
     ids = [r["resource_id"] for r in _records(log) if r and r["event_type"] == "authz_fail"]
     assert sorted(ids) == sorted(f"{n}:{i}" for n in range(4) for i in range(300))
@@ -566,7 +566,7 @@ def test_past_the_memory_bound_records_wait_in_spool_path(tiny_filesystem: Path,
     assert len(lines) == 35  # the five oldest are in memory
     assert oct(waiting.stat().st_mode & 0o777) == "0o600"
     filler.unlink()
-    _wait_for(lambda: not output.spool.active)
+    _wait_for(lambda: not output.spool.waiting())
     assert waiting.read_bytes().splitlines() == [header]  # delivered; removed at exit
     pipeline.close()
     assert list(spool.iterdir()) == []

@@ -78,11 +78,11 @@ def test_records_wait_then_land_in_order_found_by_the_spools_own_retries() -> No
     spool = make(sink, told)
     spool.put(records(1), OSError(28, "No space left on device"))
     spool.put(records(2, 3, 4, 5, 6))
-    assert spool.active and len(spool) == 6
+    assert spool.waiting() and len(spool) == 6
     time.sleep(0.3)
     assert sink.got == [] and sink.attempts <= 10  # a try every 20-50 ms, not per record
     sink.up = True  # no new record comes: the thread notices
-    wait(lambda: not spool.active)
+    wait(lambda: not spool.waiting())
     assert sink.got == [b"1", b"2", b"3", b"4", b"5", b"6"]
     wait(lambda: told.of("sys_monitor_enabled"))  # told from a thread, after
     [disabled] = told.of("sys_monitor_disabled")
@@ -198,12 +198,12 @@ def test_at_exit_what_waits_is_kept_and_the_next_process_delivers_it_first(
     names = sorted(p.name for p in tmp_path.iterdir())
     assert [n.rsplit(".", 2)[-2] for n in names] == ["0", "1"]  # memory (older), then file
     other = make(Sink(), name="security", max_records=2, path=tmp_path)
-    assert not other.active  # another output's files are not its own
+    assert not other.waiting()  # another output's files are not its own
     sink, told = Sink(), Told()
     sink.up = True
     after = make(sink, told, max_records=2, path=tmp_path)
     after.put(records(1, chain="c2"))  # this process's own: behind the earlier ones
-    wait(lambda: not after.active)
+    wait(lambda: not after.waiting())
     assert sink.got == [b"1", b"2", b"3", b"4", b"5", b"1"]
     assert list(tmp_path.iterdir()) == []
     wait(lambda: told.of("sys_monitor_enabled"))  # told from a thread, after
@@ -219,7 +219,7 @@ def test_a_living_processs_spool_file_is_not_taken(tmp_path: Path) -> None:
     sink = Sink()
     sink.up = True
     other = make(sink, path=tmp_path)
-    assert not other.active and other.flush() and sink.got == []
+    assert not other.waiting() and other.flush() and sink.got == []
     living.close(attempt=False)
     other.close()
 
@@ -230,7 +230,7 @@ def test_a_spool_file_cut_short_loses_only_its_last_line(tmp_path: Path) -> None
     sink, told = Sink(), Told()
     sink.up = True
     spool = make(sink, told, path=tmp_path)
-    wait(lambda: not spool.active)
+    wait(lambda: not spool.waiting())
     assert sink.got == [b"1", b"2"]
     wait(lambda: told.of("sys_monitor_enabled"))  # told from a thread, after
     [enabled] = told.of("sys_monitor_enabled")
@@ -253,7 +253,7 @@ def test_a_process_that_died_mid_delivery_is_taken_over_from_where_it_was(
     sink = Sink()
     sink.up = True
     after = make(sink, path=tmp_path)
-    wait(lambda: not after.active)
+    wait(lambda: not after.waiting())
     assert sink.got == [b"3", b"4"]
     assert list(tmp_path.iterdir()) == []
     after.close()
@@ -272,7 +272,7 @@ def test_settle_keeps_what_waits_in_spool_path_and_goes_on_delivering(
         ["0", "0"], ["0", "1"]]  # memory (older), then the file that took the rest
     spool.put(records(5))  # after them
     sink.up = True
-    wait(lambda: not spool.active)
+    wait(lambda: not spool.waiting())
     assert sink.got == [b"1", b"2", b"3", b"4", b"5"]
     assert list(tmp_path.iterdir()) == []
     spool.close()
@@ -311,7 +311,7 @@ def test_a_forked_child_starts_with_an_empty_spool() -> None:
     spool.put(records(1, 2), OSError(28, "full"))
     pid = os.fork()
     if pid == 0:
-        code = 0 if (len(spool), spool.active) == (0, False) else 1
+        code = 0 if (len(spool), spool.waiting()) == (0, False) else 1
         os._exit(code)
     assert os.waitpid(pid, 0)[1] == 0
     assert len(spool) == 2

@@ -70,10 +70,15 @@ class QueuedOutput(Output):
         self._thread: threading.Thread | None = None
         self._next_send = 0.0
         # Where it delivers, in words (never a secret) and as the spool file's name (hashed).
-        self.target = target or f"{self.type_name} {self.name}"
-        self.health = OutputHealth(self.name, self.target)
-        self.spool = Spool(self.name, f"{self.type_name} {spool_key or self.target}",
-                           self.health, self._deliver_spooled, spool, batch=max(batch_size, 1))
+        # The health lives in the spool: fewer than 30 attributes keep ``self.x`` fast.
+        target = target or f"{self.type_name} {self.name}"
+        self.spool = Spool(self.name, f"{self.type_name} {spool_key or target}",
+                           OutputHealth(self.name, target), self._deliver_spooled, spool,
+                           batch=max(batch_size, 1))
+
+    @property
+    def health(self) -> OutputHealth:
+        return self.spool.health
 
     def attach(self, emit: Emit, report_error: ReportError) -> None:
         self.health.emit = emit
@@ -161,15 +166,13 @@ class QueuedOutput(Output):
                     return
 
     def _handle(self, batch: list[Any]) -> None:
-        if self.spool.active:
-            # Earlier items wait in the spool: this batch goes behind them, untried.
-            self.spool.put(self._entries(batch))
-            return
+        if self.spool.active and self.spool.hold(self._entries(batch)):
+            return  # earlier items wait in the spool: this batch went behind them, untried
         outcome = self._send(batch)
         if outcome is None:
             with self._lock:
                 self.counters["sent"] += len(batch)
-            if self.health.degraded and not self.spool.active:
+            if self.health.degraded and not self.spool.waiting():
                 self.health.recovered()
         elif isinstance(outcome, GiveUp):
             with self._lock:

@@ -224,10 +224,11 @@ def _line(entry: Entry) -> bytes:
 class Spool:
     """One output's records that wait for its sink, in order, bounded, retried by a thread.
 
-    The output calls :meth:`put` instead of writing while :attr:`active` (and when a
-    write fails, with the error); ``deliver`` is called with entries in order, from the
-    spool's thread or from :meth:`flush`, never two at a time. Thread-safe; ``put``
-    never blocks on the sink.
+    While :attr:`active` (a plain attribute: it costs the write path one look) the
+    output hands each record to :meth:`hold`, which keeps it behind what waits, or says
+    nothing does; when a write fails the output calls :meth:`put` with the error.
+    ``deliver`` is called with entries in order, from the spool's thread or from
+    :meth:`flush`, never two at a time. Thread-safe; neither call blocks on the sink.
     """
 
     def __init__(
@@ -266,7 +267,8 @@ class Spool:
         self._token = f"{os.getpid()}-{token_hex(4)}"
         self._generation = 0
         self._begun = False
-        self._active = False
+        # Records may wait (until the first look in this process: an earlier one's may).
+        self.active = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._waited = 0  # entries delivered late in this outage
@@ -274,12 +276,19 @@ class Spool:
 
     # -- the output's side ------------------------------------------------------------------
 
-    @property
-    def active(self) -> bool:
+    def waiting(self) -> bool:
         """Whether records wait (so a new one must wait behind them)."""
         if not self._begun:
             self._begin()
-        return self._active
+        return self.active
+
+    def hold(self, entries: Entry | Sequence[Entry]) -> bool:
+        """Keep ``entries`` behind what waits and say True; or False if nothing does (then
+        the output writes them itself)."""
+        if not self.waiting():
+            return False
+        self.put(entries)
+        return True
 
     def __len__(self) -> int:
         """What waits, as far as is known (an earlier process's files are not counted)."""
@@ -304,7 +313,7 @@ class Spool:
             else:
                 for entry in batch:
                     self._hold(entry, lost)
-                self._active = True
+                self.active = True
                 self._start_retrying()
             self.counters["spooled"] += len(batch)
             self.counters["dropped"] += len(lost)
@@ -315,7 +324,7 @@ class Spool:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Try to deliver what waits, now; True if nothing is left."""
-        if not self._active:
+        if not self.waiting():
             return True
         if not self._drain_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
             return False
@@ -343,7 +352,7 @@ class Spool:
                 file.close(remove=file.mine and file.exhausted)
             self._own = None
             self._adopted.clear()
-            self._active = False
+            self.active = False
         if left and not kept:
             for entry in left:
                 self.health.lost(entry.chain, entry.seq)
@@ -477,7 +486,7 @@ class Spool:
                 done, after = self._drain_once()
             if done:
                 with self._lock:
-                    if not self._active:
+                    if not self.active:
                         self._thread = None
                         return
                 delay = self.retry[0]  # held again since: a new outage
@@ -495,7 +504,7 @@ class Spool:
             with self._lock:
                 source, entries, sizes = self._next_batch()
                 if source is None:
-                    self._active = False
+                    self.active = False
                     waited, earlier = self._waited, self._earlier
                     self._waited = self._earlier = 0
                     break
@@ -582,6 +591,7 @@ class Spool:
             if self._begun:
                 return
             self._begun = True
+            self.active = False  # nothing of this process's waits yet; earlier ones' may
             directory = self.limits.path
             if directory is None:
                 return
@@ -614,7 +624,7 @@ class Spool:
             found.sort(key=lambda f: (first_seen[f[1]], f[1], f[2], f[3]))
             self._adopted.extend(f[4] for f in found)
             if self._adopted:
-                self._active = True
+                self.active = True
                 self._start_retrying()
 
     def after_fork(self) -> None:

@@ -79,11 +79,14 @@ class FileOutput(Output):
         )
         self.backup_count = backup_count
         self.clock = clock
-        self.checkpoints = CheckpointFile(checkpoints, mode) if checkpoints else None
         # Checkpoints go through this output, so none lands before the records it vouches for.
-        self.checkpoint_sink = _Checkpoints(self) if checkpoints else None
-        self.health = OutputHealth(self.name, str(path))
-        self.spool = Spool(self.name, str(path), self.health, self._write_spooled, spool)
+        # (Fewer than 30 attributes: from 30 on, CPython makes every ``self.x`` a dict lookup
+        # instead of a cached slot; ``health`` lives in the spool for that reason.)
+        self.checkpoint_sink = (
+            _Checkpoints(self, CheckpointFile(checkpoints, mode)) if checkpoints else None
+        )
+        self.spool = Spool(self.name, str(path), OutputHealth(self.name, str(path)),
+                           self._write_spooled, spool)
         self.counters = {"written": 0, "rotations": 0, "expired": 0}
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -100,6 +103,10 @@ class FileOutput(Output):
         self._last_housekeeping: float | None = None
         self._report_error: ReportError | None = None
         _live.add(self)
+
+    @property
+    def health(self) -> OutputHealth:
+        return self.spool.health
 
     @property
     def rotating(self) -> bool:
@@ -126,10 +133,8 @@ class FileOutput(Output):
         with self._lock:
             if self._pid != os.getpid():
                 self._after_fork()
-            if spool.active:
-                # Records wait for the disk: this one goes behind them, with no write tried.
-                spool.put(_entry(line, event))
-                return
+            if spool.active and spool.hold(_entry(line, event)):
+                return  # records wait for the disk: this one went behind them, untried
             try:
                 self._append(line + b"\n")
             except OSError as exc:
@@ -141,11 +146,11 @@ class FileOutput(Output):
 
     def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """A checkpoint of the chain, after the records it vouches for (waiting with them)."""
-        sink = self.checkpoints
-        assert sink is not None
+        assert self.checkpoint_sink is not None
+        sink = self.checkpoint_sink.file
         with self._lock:
-            if self.spool.active:
-                self.spool.put(Entry("c", orjson.dumps(checkpoint)))
+            spool = self.spool
+            if spool.active and spool.hold(Entry("c", orjson.dumps(checkpoint))):
                 return
             sink.write_checkpoint(checkpoint)  # a failure here is the signer's to report
 
@@ -167,9 +172,9 @@ class FileOutput(Output):
             self._schedule_housekeeping()
 
     def _write_checkpoint_entry(self, data: bytes) -> None:
-        sink = self.checkpoints
-        if sink is None:
+        if self.checkpoint_sink is None:
             return
+        sink = self.checkpoint_sink.file
         try:
             sink.write_checkpoint(orjson.loads(data))
         except (OSError, ValueError) as exc:
@@ -465,8 +470,8 @@ class FileOutput(Output):
         with self._lock:
             self._close_fd()
             self._release_lock_file()
-            if self.checkpoints is not None:
-                self.checkpoints.close()
+            if self.checkpoint_sink is not None:
+                self.checkpoint_sink.file.close()
 
     def _release_lock_file(self) -> None:
         if self._generation_map is not None:
@@ -498,25 +503,20 @@ class _ShortWrite(OSError):
 class _Checkpoints:
     """The checkpoint sink of a file output with a checkpoint file: through the output."""
 
-    def __init__(self, output: FileOutput) -> None:
+    def __init__(self, output: FileOutput, file: CheckpointFile) -> None:
         self.output = output
+        self.file = file
 
     @property
     def path(self) -> Path:
-        assert self.output.checkpoints is not None
-        return self.output.checkpoints.path
+        return self.file.path
 
     @property
     def key(self) -> object:
-        assert self.output.checkpoints is not None
-        return self.output.checkpoints.key
+        return self.file.key
 
     def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.output.write_checkpoint(checkpoint)
-
-    def close(self) -> None:
-        if self.output.checkpoints is not None:
-            self.output.checkpoints.close()
 
 
 def _entry(line: bytes, event: Mapping[str, Any] | None) -> Entry:
