@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import platform
 import shutil
 import sys
@@ -34,6 +35,7 @@ def say(text: str) -> None:
 async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[list[str], bool]:
     frameworks = args.framework or list(FRAMEWORKS)
     factor = 0.5 if args.quick else 1.0
+    load_before = os.getloadavg()[1]
     comparisons = []
     ok = True
     for framework in [] if args.faults_only else frameworks:
@@ -70,7 +72,9 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[list[str]
         "## Load: the examples under real servers",
         "",
         f"`make load` on {cpu_name()}, {_cores()} cores; Python {platform.python_version()}; "
-        f"{datetime.date.today().isoformat()}. The load generator (httpx, open loop: latency "
+        f"{datetime.date.today().isoformat()}; the machine's load average (5 min) was "
+        f"{load_before:.1f} at the start and {os.getloadavg()[1]:.1f} at the end (other work "
+        "on it shows in every figure). The load generator (httpx, open loop: latency "
         "counts from when each request was due) runs on the same machine. Servers: "
         + ", ".join(f"{f} under {SERVER_NAMES[f]}" for f in frameworks)
         + "; secmon with the Redis state backend, rotating file outputs, the audit chain and "
@@ -120,8 +124,6 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[list[str]
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 

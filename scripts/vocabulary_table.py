@@ -95,8 +95,8 @@ WHEN: dict[str, tuple[str, str, str] | str] = {
     "sys_monitor_disabled": "secmon itself: an output cannot write, or the Redis state "
                             "backend is unreachable (detection fails open), or, once at "
                             "startup in production, no `AUDIT_KEY` signs the audit trail",
-    "sys_monitor_enabled": "secmon itself: the output or state backend is back (lists audit "
-                           "records lost meanwhile)",
+    "sys_monitor_enabled": "secmon itself: the output or state backend is back (how many "
+                           "records waited, and lists audit records lost meanwhile)",
     "user_created": ("a user saved for the first time", "Flask-Security registration",
                      f"{APP}`secmon.audit()`"),
     "user_updated": ("a user's flags or fields changed", "Flask-Security account changes "

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from secmon.check import Target, audit_key, run_checks
+from secmon.check import Target, audit_key, run_checks, spool
 from secmon.cli import cli
 from secmon.config import Settings
 
@@ -93,6 +93,21 @@ def test_a_missing_audit_key_says_how_to_set_it() -> None:
         "protected against tampering and `secmon verify` cannot check it. Set "
         "SECMON_AUDIT_KEY (or the AUDIT_KEY setting) to a random secret of at least 32 "
         "bytes: python -c 'import secrets; print(secrets.token_hex(32))'")
+
+
+def test_spool_path_is_reported_and_best_elsewhere(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    assert "set SPOOL_PATH" in spool(Settings.build(env={}, log_dir=logs)).detail
+    same = spool(Settings.build(env={}, log_dir=logs, spool_path=tmp_path / "spool"))
+    assert same.status == "warn" and "on the file system of the logs" in same.detail
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    bad = spool(Settings.build(env={}, log_dir=logs, spool_path=blocked / "spool"))
+    assert bad.status == "fail" and bad.detail.startswith("SPOOL_PATH: ")
+    elsewhere = spool(Settings.build(env={}, log_dir=Path("/dev/shm/secmon-logs"),
+                                     spool_path=tmp_path / "spool", spool_max_records=500))
+    assert Path("/dev/shm").stat().st_dev != tmp_path.stat().st_dev
+    assert elsewhere.status == "ok" and "up to 500 records" in elsewhere.detail
 
 
 def test_warnings_fail_only_with_strict(module: Any, tmp_path: Path) -> None:

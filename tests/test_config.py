@@ -41,6 +41,18 @@ def test_environment_variables_are_read_and_overridden() -> None:
     assert Settings.build({"APP_NAME": "dict"}, env=env).app_name == "dict"
 
 
+def test_spool_settings_from_the_environment() -> None:
+    settings = Settings.build(env={"SECMON_SPOOL_MAX_RECORDS": "500",
+                                   "SECMON_SPOOL_MAX_BYTES": "4MB",
+                                   "SECMON_SPOOL_PATH": "/mnt/spool"})
+    assert (settings.spool_max_records, settings.spool_max_bytes, settings.spool_path) == (
+        500, 4 << 20, Path("/mnt/spool"))
+    assert Settings.build(env={}, spool_max_bytes="512 KiB").spool_max_bytes == 512 << 10
+    defaults = Settings.build(env={})
+    assert (defaults.spool_max_records, defaults.spool_max_bytes, defaults.spool_path) == (
+        10_000, 16 << 20, None)
+
+
 def test_json_in_environment_for_structured_settings() -> None:
     env = {"SECMON_OUTPUTS": '[{"type": "stdout", "min_level": "warning"}]',
            "SECMON_DETECTION": '{"brute_force": {"threshold": 3}}'}
@@ -72,6 +84,10 @@ def test_flask_style_prefixed_config() -> None:
         ({"AUDIT_KEY": "short"}, "AUDIT_KEY", "at least 32 bytes"),
         ({"STATE_TIMEOUT": -1}, "STATE_TIMEOUT", "positive number"),
         ({"LOG_DIR": 5}, "LOG_DIR", "path"),
+        ({"SPOOL_MAX_RECORDS": 0}, "SPOOL_MAX_RECORDS", "positive integer"),
+        ({"SPOOL_MAX_BYTES": "lots"}, "SPOOL_MAX_BYTES", "a size in bytes such as"),
+        ({"SPOOL_MAX_BYTES": -5}, "SPOOL_MAX_BYTES", "a size in bytes such as"),
+        ({"SPOOL_PATH": 3}, "SPOOL_PATH", "path"),
     ],
 )
 def test_invalid_settings_name_the_key(settings: dict[str, object], key: str, message: str) -> None:

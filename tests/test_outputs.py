@@ -15,6 +15,7 @@ from secmon.events import lookup
 from secmon.outputs import build
 from secmon.outputs.base import EventFilter
 from secmon.outputs.queued import GiveUp, QueuedOutput, RetryLater
+from secmon.outputs.spool import SpoolLimits
 
 from .conftest import read_lines
 
@@ -122,17 +123,39 @@ def test_queued_output_retries_then_delivers() -> None:
     out.write(b"one")
     out.flush(5)
     assert out.delivered == [b"one"]
-    assert out.stats() == {"enqueued": 1, "sent": 1, "retried": 2, "dropped": 0}
+    assert out.stats() == {"enqueued": 1, "sent": 1, "retried": 2, "dropped": 0, "spooled": 0}
 
 
-def test_queued_output_gives_up_and_counts() -> None:
+def _wait_idle(out: QueuedOutput, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while out.stats()["spooled"] or out.stats()["sent"] + out.stats()["dropped"] < \
+            out.stats()["enqueued"]:
+        assert time.monotonic() < deadline, out.stats()
+        time.sleep(0.01)
+
+
+def test_queued_output_past_its_retries_spools_then_delivers_in_order() -> None:
     out = _Recorder([OSError("x")] * 10, max_retries=2)
-    out.write(b"a")
-    out.write(b"b")
-    out.flush(5)
-    stats = out.stats()
-    assert stats["dropped"] + stats["sent"] == stats["enqueued"] == 2
-    assert stats["dropped"] >= 1
+    out.spool.retry = (0.01, 0.02)
+    for item in (b"a", b"b", b"c"):
+        out.write(item)
+    _wait_idle(out)
+    # a failed three times and waited; b and c went behind it untried; the spool tried a
+    # until the sink answered (7 more times), then delivered all three, in order.
+    assert out.delivered == [b"a", b"b", b"c"]
+    assert out.stats() == {"enqueued": 3, "sent": 3, "retried": 2, "dropped": 0, "spooled": 0}
+    assert out.attempts == 3 + 7 + 3
+
+
+def test_queued_output_spool_keeps_the_newest_past_its_bound() -> None:
+    out = _Recorder([OSError("x")] * 3, max_retries=0, batch_size=10,
+                    spool=SpoolLimits(max_records=4))
+    out.spool.retry = (0.2, 0.2)
+    for i in range(10):
+        out.write(str(i).encode())
+    _wait_idle(out)
+    assert out.delivered == [b"6", b"7", b"8", b"9"]
+    assert out.stats() == {"enqueued": 10, "sent": 4, "retried": 0, "dropped": 6, "spooled": 0}
 
 
 def test_queued_output_give_up_is_final() -> None:

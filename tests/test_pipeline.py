@@ -212,7 +212,7 @@ def test_cyclic_structures(configured: Pipeline, log_dir: Path) -> None:
     assert event["loop"]["name"] == "loop"
 
 
-def test_unwritable_file_output_is_counted_and_reported_once(
+def test_unwritable_file_output_waits_and_is_reported_once(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "not-a-dir"
@@ -223,8 +223,10 @@ def test_unwritable_file_output_is_counted_and_reported_once(
     for _ in range(5):
         secmon.emit("authz_fail")
     pipeline.flush()
-    # The output degrades: five events, plus the degraded report it also failed to take.
-    assert pipeline.stats()["output.s.log.dropped"] == 6
+    # The output degrades: five events, plus the degraded report it also could not take,
+    # wait in its spool.
+    assert pipeline.stats()["output.s.log.spooled"] == 6
+    assert pipeline.stats()["output.s.log.dropped"] == 0
     err = capfd.readouterr().err
     assert err.count("secmon: output s.log cannot write") == 1
     # The healthy output got everything, plus one sys_monitor_disabled report.
@@ -237,7 +239,7 @@ def test_disk_full_is_contained(capfd: pytest.CaptureFixture[str]) -> None:
     pipeline = secmon.configure(outputs=[{"type": "file", "path": "/dev/full"}])
     secmon.emit("authz_fail")
     secmon.emit("authz_fail")
-    assert pipeline.stats()["output.full.dropped"] >= 2
+    assert pipeline.stats()["output.full.spooled"] >= 2
     assert "No space left" in capfd.readouterr().err
 
 

@@ -114,7 +114,7 @@ def fault_table(results: Sequence[FaultResult]) -> list[str]:
     rows = []
     for f in results:
         if f.skipped or f.check is None or not (f.before and f.during and f.after):
-            rows.append([f.name, f.framework, "skipped: " + f.skipped] + [""] * 7)
+            rows.append([f.name, f.framework, "skipped: " + f.skipped] + [""] * 8)
             continue
         t = f.check.traffic
         window = (f"at {f.window[0]:.0f} s" if f.window[1] - f.window[0] < 0.5
@@ -128,10 +128,12 @@ def fault_table(results: Sequence[FaultResult]) -> list[str]:
             _verify_cell(f.check),
             f"{sum(f.check.detections.events.values())} / {sum(f.check.detections.alerts.values())}"
             f" ({f.deliveries_refused} refused)",
+            f"{len(f.check.detections.missing | f.missed_in_outage)}",
         ])
     return _table(["fault", "app", "when", "requests due then", "5xx / no answer",
                    "benign p99 before / during / after", "events lost (secmon's count)", "dup",
-                   "secmon verify", "detections logged / alerts delivered"], rows, "lllrrrrrll")
+                   "secmon verify", "detections logged / alerts delivered",
+                   "detections missed"], rows, "lllrrrrrllr")
 
 
 def problems(check: RunCheck, limit: int = 8) -> list[str]:
@@ -215,6 +217,9 @@ def fault_story(f: FaultResult) -> list[str]:
     if f.missed_in_outage:
         alerts += (f"; missed because of the outage (each worker counted alone, and Redis came "
                    f"back empty): {', '.join(sorted(r for r, _ in f.missed_in_outage))}")
+    elif f.recovered_at is not None:
+        alerts += ("; none missed because of the outage (what each worker counted meanwhile "
+                   "was merged into Redis when it answered)")
     lines.append(alerts + ".")
     if f.killed_pid:
         chain = [x for x in check.verification.findings if f":{f.killed_pid}:" in

@@ -616,8 +616,10 @@ def _judge_fault(result: FaultResult, server: Server, generator: LoadGenerator,
 
 def _judge_outage(result: FaultResult, check: RunCheck, generator: LoadGenerator,
                   profile: Profile) -> None:
-    """With Redis gone each worker counts alone, and Redis comes back empty: detection is
-    judged on the traffic after the last worker saw it back; what it missed is told."""
+    """With Redis gone each worker counts alone, and Redis comes back empty; what each
+    counted meanwhile is merged into it when it answers. Detection is judged on the traffic
+    after the last worker saw it back, and what the whole run should have fired but did
+    not is told (and is a violation)."""
     back = [_epoch(str(e.get("timestamp"))) - generator.clock_offset
             for e in check.monitor_events
             if e.get("event_type") == "sys_monitor_enabled" and e.get("monitor")]
@@ -676,14 +678,11 @@ def fault_violations(result: FaultResult) -> list[str]:
         out.append(f"{len(traffic.server_errors)} requests answered 5xx")
     if traffic.no_answer and result.name != "worker-kill":
         out.append(f"{len(traffic.no_answer)} requests got no answer")
-    if result.name == "disk-full":
-        outside = len(check.security.lost) - result.lost_during
-        if outside:
-            out.append(f"{outside} events lost outside the time the disk was full")
-        if result.glued:
-            out.append(f"{len(result.glued)} records written whole after the disk had room "
-                       "again are unreadable: glued to another worker's torn fragment")
-    elif check.security.lost or check.audit.lost:
+    if result.glued:
+        out.append(f"{len(result.glued)} records written whole after the disk had room "
+                   "again are unreadable: glued to another worker's torn fragment")
+    # A full disk too: what could not be written waits in the spool, far longer than this.
+    if check.security.lost or check.audit.lost:
         out.append(f"{len(check.security.lost) + len(check.audit.lost)} events lost")
     if check.security.duplicated or check.audit.duplicated:
         out.append("events duplicated")
@@ -697,6 +696,9 @@ def fault_violations(result: FaultResult) -> list[str]:
     detections = check.detections
     if detections.missing:
         out.append(f"{len(detections.missing)} detections did not fire")
+    if result.missed_in_outage:
+        out.append(f"{len(result.missed_in_outage)} detections missed because of the outage: "
+                   + ", ".join(sorted(rule for rule, _ in result.missed_in_outage)))
     if detections.undelivered:
         out.append(f"{len(detections.undelivered)} alerts never delivered")
     if result.name != "redis-restart" and (detections.repeated_events

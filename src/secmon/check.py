@@ -219,6 +219,45 @@ def log_dir(settings: Settings) -> Check:
     return Check("log directory", status, detail)
 
 
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _log_directories(settings: Settings) -> list[Path]:
+    from .outputs.file import resolve_path
+
+    found = [settings.log_dir] if settings.log_dir is not None else []
+    for spec in settings.outputs:
+        if spec.get("type") == "file":
+            try:
+                found.append(resolve_path("output", spec.get("path"), settings).parent)
+            except ConfigError:
+                continue  # the outputs check names it
+    return found
+
+
+def spool(settings: Settings) -> Check:
+    """What each output keeps while it cannot write, and whether SPOOL_PATH is of use."""
+    held = (f"each output keeps up to {settings.spool_max_records} records / "
+            f"{settings.spool_max_bytes} bytes in memory while it cannot write")
+    path = settings.spool_path
+    if path is None:
+        return Check("spool", OK, f"{held}; past that, and at exit, they are lost: set "
+                     "SPOOL_PATH (on another file system) to keep them")
+    status, detail = writable_dir(path)
+    if status != OK:
+        return Check("spool", FAIL, f"SPOOL_PATH: {detail}")
+    device = _existing(path).stat().st_dev
+    shared = [d for d in _log_directories(settings) if _existing(d).stat().st_dev == device]
+    if shared:
+        return Check("spool", WARN, f"SPOOL_PATH {path} is on the file system of the logs "
+                     f"({shared[0]}): it fills up with them; put it on another one")
+    return Check("spool", OK, f"{held}; then in {path} (another file system than the logs'; "
+                 f"{detail})")
+
+
 def _host_port(url: str, default_port: int) -> tuple[str, int]:
     parts = urlsplit(url)
     if not parts.hostname:
@@ -479,7 +518,7 @@ def run_checks(target: Target) -> list[Check]:
     settings, results = load_settings(target)
     if settings is not None:
         steps: list[Callable[[Settings], Check | Iterator[Check]]] = [
-            audit_key, usernames, log_dir, outputs, detection, state_backend, files]
+            audit_key, usernames, log_dir, outputs, spool, detection, state_backend, files]
         for step in steps:
             produced = step(settings)
             results.extend([produced] if isinstance(produced, Check) else produced)

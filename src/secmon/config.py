@@ -98,6 +98,20 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
     return convert
 
 
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _byte_size(key: str, value: Any) -> int:
+    """A positive number of bytes: ``16777216``, ``"16MB"``, ``"512 KiB"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*", value, re.IGNORECASE)
+        if match and float(match[1]) > 0:
+            return max(1, int(float(match[1]) * _SIZE_UNITS[match[2].lower()]))
+    raise ConfigError(key, f"expected a size in bytes such as 16777216 or '16MB', got {value!r}")
+
+
 def _path(key: str, value: Any) -> Path | None:
     if value is None or value == "":
         return None
@@ -293,6 +307,10 @@ class Settings:
     checkpoint_every: int = 1000
     checkpoint_interval: float = 60.0
     checkpoint_signing_key: Path | None = None
+    # What each output keeps while it cannot write (in memory; then in SPOOL_PATH, if set).
+    spool_max_records: int = 10_000
+    spool_max_bytes: int = 16 * 1024 * 1024
+    spool_path: Path | None = None
 
     @classmethod
     def build(
@@ -433,6 +451,9 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "checkpoint_every": _positive_int,
     "checkpoint_interval": _positive_float,
     "checkpoint_signing_key": _path,
+    "spool_max_records": _positive_int,
+    "spool_max_bytes": _byte_size,
+    "spool_path": _path,
 }
 
 

@@ -252,6 +252,7 @@ class Pipeline:
 
         For servers that end their workers without running ``atexit`` (uvicorn re-raises
         SIGTERM once the app has shut down): adapters call this at the app's shutdown.
+        What the outputs could not deliver goes to ``SPOOL_PATH`` meanwhile.
         """
         if self.signer is not None:
             try:
@@ -259,6 +260,14 @@ class Pipeline:
             except Exception as exc:
                 self.report_error("integrity", exc)
         self.flush(timeout)
+        # What could not be delivered goes to SPOOL_PATH (the process may end any moment).
+        for output in self.outputs:
+            try:
+                output.settle()
+            except Exception as exc:
+                self.report_error(f"output.{output.name}", exc)
+        if self.engine is not None:
+            self.engine.settle()
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush, write final checkpoints, release outputs. The pipeline must not be used after."""

@@ -257,9 +257,12 @@ def test_tcp_reconnects_after_rsyslog_restarts(rsyslog: Rsyslog) -> None:
     time.sleep(0.5)  # the worker is now retrying against a closed port
     rsyslog.start()
     secmon.flush(timeout=TIMEOUT)
-    received = rsyslog.wait_for(app, 4)
-    reasons = [json.loads(message.msg)["reason"] for message in received]
+    # The four, and the outage's own reports (sent through this output too).
+    events = [json.loads(message.msg) for message in rsyslog.wait_for(app, 6)]
+    reasons = [e["reason"] for e in events if e["event_type"] == "authz_fail"]
     assert reasons == ["before restart", "while down 0", "while down 1", "while down 2"]
+    assert sorted(e["event_type"] for e in events if e["event_type"] != "authz_fail") == [
+        "sys_monitor_disabled", "sys_monitor_enabled"]
     stats = secmon.stats()
     assert stats["output.rsyslog.dropped"] == 0
     assert stats["output.rsyslog.connects"] == 2

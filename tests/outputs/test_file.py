@@ -6,6 +6,7 @@ import gzip
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from secmon.outputs.file import FileOutput, log_family, sort_in_rotation_order
 from secmon.verify import verify_files
 
 from ..conftest import read_lines
+from .filesystems import fill, small_filesystem
 
 KEY = b"f" * 32
 DAY = 86400
@@ -179,29 +181,56 @@ def test_a_writer_follows_a_rotation_by_another_process(tmp_path: Path) -> None:
     assert path.read_bytes().splitlines() == [b'{"n": 3}', b'{"n": 4}']
 
 
-def test_a_line_torn_by_one_writer_is_ended_by_the_next_writer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Disk full: one process's write is cut short; another process writes next."""
-    path = tmp_path / "t.log"
-    first, second = _output(path, when="daily"), _output(path, when="daily")
-    first.write(b'{"n": 1}')
+def _cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write from now on lands only half of its bytes, as on a disk that fills up."""
     real_write = os.write
 
     def short_write(fd: int, data: bytes) -> int:
         return real_write(fd, data[: len(data) // 2])
 
     monkeypatch.setattr("secmon.outputs.file.writer.os.write", short_write)
-    first.write(b'{"n": 2, "padding": "xxxxxxxx"}')  # counted as failed, not raised
-    monkeypatch.setattr("secmon.outputs.file.writer.os.write", real_write)
+
+
+def test_a_write_cut_short_is_taken_back_and_written_whole_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.log"
+    first, second = _output(path, when="daily"), _output(path, when="daily")
+    first.write(b'{"n": 1}')
+    with monkeypatch.context() as patched:
+        _cut_short(patched)
+        first.write(b'{"n": 2, "padding": "xxxxxxxx"}')  # spooled, not raised
+    assert path.read_bytes() == b'{"n": 1}\n'  # no fragment left
     second.write(b'{"n": 3}')
+    first.flush()  # the spool writes it now (or its thread, half a second later)
     second.write(b'{"n": 4}')
     first.close()
+    second.close()
+    assert path.read_bytes().splitlines() == [
+        b'{"n": 1}', b'{"n": 3}', b'{"n": 2, "padding": "xxxxxxxx"}', b'{"n": 4}']
+
+
+def test_a_line_torn_by_one_writer_is_ended_by_the_next_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full: one process's write is cut short, and another writes after the fragment
+    before it can be taken back; that next writer ends the fragment on its own line."""
+    path = tmp_path / "t.log"
+    first, second = _output(path, when="daily"), _output(path, when="daily")
+    first.write(b'{"n": 1}')
+    with monkeypatch.context() as patched:
+        _cut_short(patched)
+        patched.setattr(FileOutput, "_take_back", lambda self, fd, short: None)
+        first.write(b'{"n": 2, "padding": "xxxxxxxx"}')
+    second.write(b'{"n": 3}')
+    second.write(b'{"n": 4}')
     second.close()
     lines = path.read_bytes().split(b"\n")
     assert lines[0] == b'{"n": 1}'
     assert lines[1].startswith(b'{"n": 2') and not lines[1].endswith(b"}")  # the fragment
     assert lines[2:] == [b'{"n": 3}', b'{"n": 4}', b""]
+    first.close()  # and the record itself, whole, from the spool
+    assert path.read_bytes().split(b"\n")[-2] == b'{"n": 2, "padding": "xxxxxxxx"}'
 
 
 def test_an_external_rotation_is_followed_too(tmp_path: Path) -> None:
@@ -319,7 +348,25 @@ def test_housekeeping_compresses_leftovers_and_keeps_their_time(tmp_path: Path) 
     assert packed.stat().st_mtime == pytest.approx(mtime, abs=1e-3)
 
 
-# -- degraded: a full disk, an unwritable directory --------------------------------------------
+# -- degraded: a full disk, an unwritable directory: records wait, then land in order ---------
+
+
+def _records(path: Path) -> list[dict[str, Any] | None]:
+    """Every line of a log, parsed; None for a line that is no JSON record."""
+    parsed: list[dict[str, Any] | None] = []
+    for line in path.read_bytes().splitlines():
+        try:
+            parsed.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            parsed.append(None)
+    return parsed
+
+
+def _wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_a_full_disk_is_one_report_and_requests_go_on(
@@ -339,13 +386,19 @@ def test_a_full_disk_is_one_report_and_requests_go_on(
     assert [e["event_type"] for e in other].count("authz_fail") == 50
     err = capfd.readouterr().err
     assert err.count("secmon: output full cannot write to /dev/full") == 1
+    assert "wait (up to 10000 records / 16 MB in memory)" in err
     assert "Traceback" not in err and err.count("\n") == 1
     stats = pipeline.stats()
-    assert stats["output.full.dropped"] == 51  # the 50 events and the report itself
+    assert stats["output.full.spooled"] == 51  # the 50 events and the report itself
+    assert stats["output.full.dropped"] == 0
     assert stats["output.full.degraded"] == 1 and stats.get("errors", 0) == 0
+    pipeline.close()
+    err = capfd.readouterr().err
+    assert "output full exits with 51 records it could not write to /dev/full" in err
+    assert "they are lost (SPOOL_PATH would keep them" in err
 
 
-def test_an_unwritable_directory_recovers_and_the_chain_records_the_gap(tmp_path: Path) -> None:
+def test_an_unwritable_directory_recovers_and_nothing_is_lost(tmp_path: Path) -> None:
     blocked = tmp_path / "logs"
     blocked.write_text("a file where the log directory should be")
     pipeline = secmon.configure(environment="test", audit_key=KEY, outputs=[
@@ -353,31 +406,60 @@ def test_an_unwritable_directory_recovers_and_the_chain_records_the_gap(tmp_path
          "checkpoints": str(tmp_path / "audit.checkpoints")},
         {"type": "file", "path": str(tmp_path / "other.log")},
     ])
-    audit_log = pipeline.outputs[0]
-    assert isinstance(audit_log, FileOutput)
-    audit_log.health.retry_interval = 0
     for i in range(5):
         secmon.audit("invoice_refunded", resource_id=i)
     pipeline.flush()
     blocked.unlink()
     blocked.mkdir()
     for i in range(5, 10):
-        secmon.audit("invoice_refunded", resource_id=i)
+        secmon.audit("invoice_refunded", resource_id=i)  # behind the five: not tried yet
     pipeline.flush()
     pipeline.close()
     records = read_lines(blocked / "audit.log")
-    assert [r["seq"] for r in records] == [6, 7, 8, 9, 10, 11]
-    # Recorded from a helper thread: somewhere after the gap, signed like the rest.
+    assert [r["seq"] for r in records] == list(range(1, 11))
+    assert [r["resource_id"] for r in records] == list(range(10))
+    other = read_lines(tmp_path / "other.log")
+    [enabled] = [e for e in other if e["event_type"] == "sys_monitor_enabled"]
+    assert (enabled["spooled_records"], enabled["lost_records"]) == (10, 0)
+    assert "lost" not in enabled and "mac" not in enabled  # nothing lost: not an audit event
+    assert [e["event_type"] for e in other].count("sys_monitor_disabled") == 1
+    report = verify_files([blocked / "audit.log"], {"k1": KEY},
+                          checkpoints=[tmp_path / "audit.checkpoints"])
+    assert report.ok and not report.findings, report.lines()
+
+
+def test_past_the_bound_the_oldest_are_dropped_and_the_chain_records_the_gap(
+    tmp_path: Path,
+) -> None:
+    blocked = tmp_path / "logs"
+    blocked.write_text("a file where the log directory should be")
+    pipeline = secmon.configure(environment="test", audit_key=KEY, spool_max_records=3,
+                                outputs=[
+        {"type": "file", "path": str(blocked / "audit.log"), "categories": ["audit"],
+         "checkpoints": str(tmp_path / "audit.checkpoints")},
+        {"type": "file", "path": str(tmp_path / "other.log")},
+    ])
+    for i in range(5):
+        secmon.audit("invoice_refunded", resource_id=i)
+    blocked.unlink()
+    blocked.mkdir()
+    pipeline.flush()
+    for i in range(5, 7):
+        secmon.audit("invoice_refunded", resource_id=i)
+    pipeline.close()
+    records = read_lines(blocked / "audit.log")
+    # 3, 4, 5 waited; the report of the gap is signed into the chain after them.
+    assert [r["seq"] for r in records] == [3, 4, 5, 6, 7, 8]
     [enabled] = [r for r in records if r["event_type"] == "sys_monitor_enabled"]
-    assert enabled["lost_records"] == 5
-    assert enabled["lost"] == [{"chain": records[0]["chain"], "first": 1, "last": 5}]
-    other = [e["event_type"] for e in read_lines(tmp_path / "other.log")]
-    assert other.count("sys_monitor_disabled") == 1 and other.count("sys_monitor_enabled") == 1
+    assert enabled["seq"] == 6
+    assert (enabled["spooled_records"], enabled["lost_records"]) == (3, 2)
+    assert enabled["lost"] == [{"chain": records[0]["chain"], "first": 1, "last": 2}]
+    assert pipeline.stats()["output.audit.log.dropped"] == 2
     report = verify_files([blocked / "audit.log"], {"k1": KEY},
                           checkpoints=[tmp_path / "audit.checkpoints"])
     assert report.ok, report.lines()
     [lost] = report.findings
-    assert (lost.kind, lost.seq, lost.last_seq, lost.failure) == ("lost", 1, 5, False)
+    assert (lost.kind, lost.seq, lost.last_seq, lost.failure) == ("lost", 1, 2, False)
     # Without the writer's own record of the gap, the same hole is a deletion.
     (blocked / "audit.log").write_bytes(b"".join(
         orjson.dumps(r) + b"\n" for r in records if r is not enabled))
@@ -388,56 +470,209 @@ def test_an_unwritable_directory_recovers_and_the_chain_records_the_gap(tmp_path
 
 @pytest.fixture
 def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)],
-                          capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()}); "
-                    "test_a_full_disk_is_one_report_and_requests_go_on covers /dev/full")
-    try:
+    with small_filesystem(tmp_path / "tiny") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_filesystem_that_fills_up_and_frees_space_again(tiny_filesystem: Path) -> None:
+@pytest.mark.parametrize("rotating", [True, False], ids=["rotating", "plain"])
+def test_a_filesystem_that_fills_up_loses_nothing(tiny_filesystem: Path, tmp_path: Path,
+                                                  rotating: bool) -> None:
+    """A real full disk: every record arrives once there is room again, in order, whole,
+    found by the spool's own retries (no event comes after), and the chain verifies."""
     log = tiny_filesystem / "audit.log"
-    pipeline = secmon.configure(environment="test", audit_key=KEY, outputs=[
-        {"type": "file", "path": str(log), "categories": ["audit"]}])
+    pipeline = secmon.configure(environment="test", audit_key=KEY, checkpoint_every=10,
+                                outputs=[
+        {"type": "file", "path": str(log), "categories": ["audit"],
+         **({"max_bytes": "10MB"} if rotating else {})},
+        {"type": "file", "path": str(tmp_path / "other.log")},
+    ])
     output = pipeline.outputs[0]
     assert isinstance(output, FileOutput)
-    output.health.retry_interval = 0
     for i in range(5):
         secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
-    filler = tiny_filesystem / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError:
-        pass  # full
-    finally:
-        os.close(fd)
-    for i in range(5, 40):
+    filler = fill(tiny_filesystem / "filler")
+    for i in range(5, 60):
         secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
     pipeline.flush()
-    assert output.health.degraded
-    filler.unlink()
-    for i in range(40, 45):
-        secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
+    assert output.health.degraded and len(output.spool) > 0
+    filler.unlink()  # and no event comes: the spool's own retries find the room
+    _wait_for(lambda: any(e["event_type"] == "sys_monitor_enabled"
+                          for e in read_lines(tmp_path / "other.log")))
     pipeline.close()
-    assert not output.health.degraded
-    lines = log.read_bytes().splitlines()
-    parsed = []
-    for line in lines:
-        try:
-            parsed.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            parsed.append(None)  # a write cut short when the disk filled, on its own line
-    assert parsed.count(None) <= 1
-    seqs = [r["seq"] for r in parsed if r is not None]
-    assert seqs[:5] == [1, 2, 3, 4, 5] and seqs[-6:] == [41, 42, 43, 44, 45, 46]
-    report = verify_files([log], {"k1": KEY})
+    parsed = _records(log)
+    torn = parsed.count(None)
+    assert torn == 0 if rotating else torn <= 1  # taken back where the writers share a lock
+    records = [r for r in parsed if r is not None]
+    assert [r["resource_id"] for r in records] == list(range(60))
+    assert [r["seq"] for r in records] == list(range(1, 61))
+    other = read_lines(tmp_path / "other.log")
+    [enabled] = [e for e in other if e["event_type"] == "sys_monitor_enabled"]
+    assert enabled["lost_records"] == 0 and enabled["spooled_records"] >= 55
+    report = verify_files([log], {"k1": KEY}, checkpoints=[tiny_filesystem / "audit.checkpoints"])
     assert report.ok, report.lines()
-    assert "lost" in [f.kind for f in report.findings]
+    assert [f.kind for f in report.findings] == ([] if torn == 0 else ["unreadable"])
+    assert report.checkpoints >= 6  # those of the outage waited with the records too
+
+
+def test_threads_writing_through_an_outage_lose_nothing_and_keep_their_order(
+    tiny_filesystem: Path,
+) -> None:
+    log = tiny_filesystem / "security.log"
+    pipeline = secmon.configure(environment="test", outputs=[
+        {"type": "file", "path": str(log), "max_bytes": "10MB"}])
+    output = pipeline.outputs[0]
+    assert isinstance(output, FileOutput)
+    started = threading.Barrier(5)
+
+    def worker(n: int) -> None:
+        started.wait()
+        for i in range(300):
+            secmon.emit("authz_fail", resource_type="t", resource_id=f"{n}:{i}")
+            if i % 50 == 0:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    filler = fill(tiny_filesystem / "filler")
+    time.sleep(0.1)
+    filler.unlink()
+    for thread in threads:
+        thread.join()
+    _wait_for(lambda: not output.spool.waiting())
+    pipeline.close()
+    ids = [r["resource_id"] for r in _records(log) if r and r["event_type"] == "authz_fail"]
+    assert sorted(ids) == sorted(f"{n}:{i}" for n in range(4) for i in range(300))
+    for n in range(4):
+        mine = [int(x.split(":")[1]) for x in ids if x.startswith(f"{n}:")]
+        assert mine == list(range(300))
+
+
+def test_past_the_memory_bound_records_wait_in_spool_path(tiny_filesystem: Path,
+                                                          tmp_path: Path) -> None:
+    log = tiny_filesystem / "audit.log"
+    spool = tmp_path / "spool"  # another file system: the test's own directory
+    pipeline = secmon.configure(environment="test", audit_key=KEY, spool_max_records=5,
+                                spool_path=spool, outputs=[
+        {"type": "file", "path": str(log), "categories": ["audit"], "max_bytes": "10MB"}])
+    output = pipeline.outputs[0]
+    assert isinstance(output, FileOutput)
+    filler = fill(tiny_filesystem / "filler")
+    for i in range(40):
+        secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
+    [waiting] = list(spool.iterdir())
+    header, *lines = waiting.read_bytes().splitlines()
+    assert len(lines) == 35  # the five oldest are in memory
+    assert oct(waiting.stat().st_mode & 0o777) == "0o600"
+    filler.unlink()
+    _wait_for(lambda: not output.spool.waiting())
+    assert waiting.read_bytes().splitlines() == [header]  # delivered; removed at exit
+    pipeline.close()
+    assert list(spool.iterdir()) == []
+    records = [r for r in _records(log) if r is not None]
+    assert [r["resource_id"] for r in records] == list(range(40))
+    report = verify_files([log], {"k1": KEY}, checkpoints=[tiny_filesystem / "audit.checkpoints"])
+    assert report.ok and not report.findings, report.lines()
+
+
+_EXIT_WHILE_FULL = """
+import sys
+import secmon
+secmon.configure(environment="test", audit_key=sys.argv[1], spool_path=sys.argv[2],
+                 outputs=[{"type": "file", "path": sys.argv[3], "categories": ["audit"],
+                           "max_bytes": "10MB"}])
+for i in range(20):
+    secmon.audit("invoice_refunded", resource_id=i, padding="p" * 300)
+# the disk is full: these wait, and go to SPOOL_PATH at exit
+"""
+
+
+def test_what_waits_at_exit_is_kept_and_the_next_process_delivers_it_first(
+    tiny_filesystem: Path, tmp_path: Path
+) -> None:
+    log = tiny_filesystem / "audit.log"
+    spool = tmp_path / "spool"
+    filler = fill(tiny_filesystem / "filler")
+    done = subprocess.run([sys.executable, "-c", _EXIT_WHILE_FULL, KEY.decode(), str(spool),
+                           str(log)], capture_output=True, text=True, timeout=60, check=True)
+    assert "exits with 21 records it could not write" in done.stderr  # 20 and the checkpoint
+    assert f"kept in {spool}" in done.stderr
+    assert len(list(spool.iterdir())) == 1
+    filler.unlink()
+    pipeline = secmon.configure(environment="test", audit_key=KEY, spool_path=spool, outputs=[
+        {"type": "file", "path": str(log), "categories": ["audit"], "max_bytes": "10MB"},
+        {"type": "file", "path": str(tmp_path / "other.log")}])
+    secmon.audit("invoice_refunded", resource_id=100)
+    pipeline.flush()
+    pipeline.close()
+    assert list(spool.iterdir()) == []
+    records = [r for r in _records(log) if r is not None]
+    assert [r["resource_id"] for r in records] == [*range(20), 100]
+    assert len({r["chain"] for r in records}) == 2
+    [enabled] = [e for e in read_lines(tmp_path / "other.log")
+                 if e["event_type"] == "sys_monitor_enabled"]
+    assert enabled["earlier_records"] == 21
+    report = verify_files([log], {"k1": KEY}, checkpoints=[tiny_filesystem / "audit.checkpoints"])
+    assert report.ok and not report.findings, report.lines()  # both chains anchored
+
+
+def test_a_forked_worker_leaves_the_parents_records_to_the_parent(tmp_path: Path) -> None:
+    blocked = tmp_path / "logs"
+    blocked.write_text("not a directory yet")
+    pipeline = secmon.configure(environment="test", audit_key=KEY, outputs=[
+        {"type": "file", "path": str(blocked / "audit.log"), "categories": ["audit"],
+         "max_bytes": "10MB"}])
+    for i in range(3):
+        secmon.audit("invoice_refunded", resource_id=i)
+    blocked.unlink()
+    blocked.mkdir()
+    pid = os.fork()
+    if pid == 0:  # a gunicorn worker: its own chain, and none of the parent's records
+        try:
+            secmon.audit("invoice_refunded", resource_id=100)
+            secmon.flush()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    pipeline.close()
+    records = read_lines(blocked / "audit.log")
+    assert sorted(r["resource_id"] for r in records) == [0, 1, 2, 100]
+    report = verify_files([blocked / "audit.log"], {"k1": KEY})
+    assert "lost" not in [f.kind for f in report.findings], report.lines()
+
+
+_SETTLE_THEN_DIE = """
+import os, signal, sys
+import secmon
+pipeline = secmon.configure(environment="test", audit_key=sys.argv[1], spool_path=sys.argv[2],
+                            outputs=[{"type": "file", "path": sys.argv[3],
+                                      "categories": ["audit"], "max_bytes": "10MB"}])
+for i in range(10):
+    secmon.audit("invoice_refunded", resource_id=i)
+pipeline.settle()  # what an ASGI server's shutdown does; then the process is killed
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_settled_at_a_servers_shutdown_what_waits_outlives_the_process(
+    tiny_filesystem: Path, tmp_path: Path
+) -> None:
+    """uvicorn ends a worker by its signal after the app's shutdown: no exit handler runs."""
+    log = tiny_filesystem / "audit.log"
+    spool = tmp_path / "spool"
+    filler = fill(tiny_filesystem / "filler")
+    done = subprocess.run([sys.executable, "-c", _SETTLE_THEN_DIE, KEY.decode(), str(spool),
+                           str(log)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9
+    assert "has 11 records it could not write" in done.stderr  # and the shutdown checkpoint
+    filler.unlink()
+    pipeline = secmon.configure(environment="test", audit_key=KEY, spool_path=spool, outputs=[
+        {"type": "file", "path": str(log), "categories": ["audit"], "max_bytes": "10MB"}])
+    secmon.audit("invoice_refunded", resource_id=100)
+    pipeline.close()
+    assert list(spool.iterdir()) == []
+    records = [r for r in _records(log) if r is not None]
+    assert [r["resource_id"] for r in records] == [*range(10), 100]
+    report = verify_files([log], {"k1": KEY}, checkpoints=[tiny_filesystem / "audit.checkpoints"])
+    assert report.ok and not report.findings, report.lines()  # the killed one's chain anchored

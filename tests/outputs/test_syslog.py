@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 import secmon
 from secmon.config import ConfigError
-from secmon.outputs.syslog import FACILITIES, MessageFormat, octet_frame, sd_name
+from secmon.outputs.syslog import (
+    FACILITIES,
+    MessageFormat,
+    SyslogOutput,
+    octet_frame,
+    sd_name,
+)
+from secmon.pipeline import Pipeline
 
 from .rfc5424 import Message, deframe, parse
 
@@ -126,8 +133,8 @@ def udp_socket() -> Iterator[socket.socket]:
     sock.close()
 
 
-def _configure(**output: Any) -> None:
-    secmon.configure(environment="test", app_name="shop", outputs=[
+def _configure(**output: Any) -> Pipeline:
+    return secmon.configure(environment="test", app_name="shop", outputs=[
         {"type": "syslog", "name": "siem", **output}
     ])
 
@@ -262,7 +269,8 @@ def test_udp(udp_socket: socket.socket) -> None:
     assert body["event_type"] == "authn_login_fail"
     assert body["reason"] == "bad password"
     assert "bob" not in message.msg.decode()
-    assert _stats() == {"enqueued": 1, "sent": 1, "retried": 0, "dropped": 0, "truncated": 0}
+    assert _stats() == {"enqueued": 1, "sent": 1, "retried": 0, "dropped": 0, "truncated": 0,
+                        "spooled": 0}
 
 
 def test_udp_messages_over_the_size_limit_are_truncated(udp_socket: socket.socket) -> None:
@@ -324,23 +332,37 @@ def test_tcp_reconnects_when_the_receiver_closes_the_connection(
     assert _stats()["dropped"] == 0
 
 
-def test_tcp_receiver_down_counts_drops_and_recovers(capfd: pytest.CaptureFixture[str]) -> None:
+def test_tcp_receiver_down_spools_and_delivers_everything_in_order(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     port = _free_port(socket.SOCK_STREAM)
-    _configure(transport="tcp", port=port, max_retries=2, backoff=0.01, backoff_max=0.05,
-               timeout=1)
-    for _ in range(3):
-        secmon.emit("authz_fail", reason="nobody listening")
+    pipeline = _configure(transport="tcp", port=port, max_retries=2, backoff=0.01,
+                          backoff_max=0.05, timeout=1)
+    output = pipeline.outputs[0]
+    assert isinstance(output, SyslogOutput)
+    for n in range(3):
+        secmon.emit("authz_fail", reason=f"nobody listening {n}")
     secmon.flush(timeout=10)
     stats = _stats()
-    assert (stats["sent"], stats["dropped"], stats["retried"]) == (0, 3, 6)
-    assert capfd.readouterr().err.count("syslog output siem dropped events") == 1
+    assert (stats["sent"], stats["dropped"], stats["spooled"]) == (0, 0, 4)  # and the report
+    assert stats["retried"] == 2  # the first message's; the others wait behind it untried
+    err = capfd.readouterr().err
+    assert err.count(f"secmon: output siem cannot write to syslog tcp 127.0.0.1:{port}") == 1
     server = StreamServer(address=("127.0.0.1", port))
     try:
-        secmon.emit("authz_fail", reason="back")
+        secmon.emit("authz_fail", reason="back")  # behind the three
+        deadline = time.monotonic() + 10
+        while output.health.degraded:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         secmon.flush(timeout=10)
-        (data,) = server.wait_for(1)
-        assert json.loads(parse(data).msg)["reason"] == "back"
-        assert _stats()["sent"] == 1
+        events = [json.loads(parse(m).msg) for m in server.messages()]
+        # The outage's own reports came through this output too, in their place.
+        assert [e["reason"] for e in events if e["event_type"] == "authz_fail"] == [
+            f"nobody listening {n}" for n in range(3)] + ["back"]
+        [enabled] = [e for e in events if e["event_type"] == "sys_monitor_enabled"]
+        assert enabled["spooled_records"] >= 4 and enabled["lost_records"] == 0
+        assert _stats()["spooled"] == 0 and _stats()["dropped"] == 0
     finally:
         server.close()
 
@@ -391,9 +413,10 @@ def test_unix_stream_socket(tmp_path: Path) -> None:
         server.close()
 
 
-def test_a_missing_unix_socket_is_retried_then_dropped(tmp_path: Path) -> None:
+def test_a_missing_unix_socket_is_retried_then_kept(tmp_path: Path) -> None:
     _configure(transport="unix", path=str(tmp_path / "absent.sock"), max_retries=1,
                backoff=0.01)
     secmon.logged_out(user_id=7)
     secmon.flush(timeout=10)
-    assert (_stats()["dropped"], _stats()["retried"]) == (1, 1)
+    # The event, and the report of the outage behind it.
+    assert (_stats()["spooled"], _stats()["retried"], _stats()["dropped"]) == (2, 1, 0)

@@ -4,6 +4,7 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -163,10 +164,13 @@ def test_recovers_when_redis_is_back() -> None:
         status.wait(2)
         assert status.calls[0][0] is False and status.calls[1][0] is True
         assert not state.is_open
-        # Back on Redis (a restarted server without persistence: it starts empty).
-        assert state.run([Hit("k", 60)]) == [(1, True)]
+        # Back on Redis (a restarted server without persistence: it starts empty), with the
+        # hit counted while it was away merged into it.
+        assert "1 updates made meanwhile merged" in status.calls[1][1]
+        assert state.run([Hit("k", 60)]) == [(2, True)]
         assert redis.Redis(port=server.port).keys("secmon:*") == [b"secmon:test:{k}"]
         assert state.stats()["state.recovered"] == 1
+        assert state.stats()["state.journal"] == 0
         state.close()
     finally:
         server.stop()
@@ -192,3 +196,134 @@ def test_bad_urls_name_the_setting_without_echoing_them() -> None:
         build_state(settings, Status())
     assert caught.value.key == "STATE_BACKEND"
     assert "pw-xyz" not in str(caught.value)
+
+
+# -- merging back what each worker counted while Redis was away ----------------------------
+
+
+@pytest.fixture
+def restarted() -> Iterator[tuple[PrivateRedis, list[RedisState], list[Status]]]:
+    """Two workers' states on a private Redis; the test stops it and restarts it empty."""
+    server = PrivateRedis()
+    server.start()
+    statuses = [Status(), Status()]
+    states = [make_state(server.url, status) for status in statuses]
+    try:
+        yield server, states, statuses
+    finally:
+        for state in states:
+            state.close()
+        server.stop()
+
+
+def _outage(server: PrivateRedis, states: list[RedisState], statuses: list[Status],
+            during: Any) -> None:
+    """Stop Redis, run ``during`` while it is away, start it again (empty); wait until
+    every state that found it away has merged and closed its breaker."""
+    server.stop()
+    during()
+    away = [i for i, state in enumerate(states) if state.is_open]
+    assert away
+    server.start()
+    for i in away:
+        statuses[i].wait(2)
+    assert not any(state.is_open for state in states)
+
+
+def test_hits_counted_by_each_worker_meanwhile_are_merged_once(restarted: Any) -> None:
+    server, (a, b), statuses = restarted
+    a.run([Hit("k", 60), Hit("k", 60)])  # before: gone with the restart
+
+    def meanwhile() -> None:
+        for _ in range(3):
+            a.run([Hit("k", 60)])
+        for _ in range(4):
+            b.run([Hit("k", 60)])
+
+    _outage(server, [a, b], statuses, meanwhile)
+    assert a.run([Hit("k", 60)]) == [(8, True)]  # 3 + 4 from the outage, and this one
+    assert b.run([Hit("k", 60)]) == [(9, True)]
+    assert a.stats()["state.merged"] == 3 and b.stats()["state.merged"] == 4
+
+
+def test_distinct_members_stay_distinct_across_workers(restarted: Any) -> None:
+    server, (a, b), statuses = restarted
+
+    def meanwhile() -> None:
+        a.run([Hit("d", 60, b"alice")])
+        b.run([Hit("d", 60, b"alice"), Hit("d", 60, b"bob")])
+
+    _outage(server, [a, b], statuses, meanwhile)
+    assert a.run([Hit("d", 60, b"carol")]) == [(3, True)]
+    assert b.run([Hit("d", 60, b"alice")]) == [(3, False)]
+
+
+def test_a_take_meanwhile_removes_what_came_before_it_only(restarted: Any) -> None:
+    server, (a, b), statuses = restarted
+
+    def meanwhile() -> None:
+        a.run([Hit("t", 60), Hit("t", 60), Hit("t", 60)])
+        a.run([Take("t", 60)])  # a successful login: the failures before it are taken
+        time.sleep(0.01)
+        b.run([Hit("t", 60)])  # after the take, by another worker
+
+    _outage(server, [a, b], statuses, meanwhile)
+    assert a.run([Take("t", 60)]) == [1]
+
+
+def test_a_claim_meanwhile_keeps_the_subject_throttled_for_every_worker(
+    restarted: Any,
+) -> None:
+    server, (a, b), statuses = restarted
+    _outage(server, [a, b], statuses, lambda: a.run([Claim("alerted", 60)]))
+    [(claimed, remaining)] = b.run([Claim("alerted", 60)])
+    assert claimed is False and 55 < remaining <= 60
+
+
+def test_a_replace_meanwhile_is_what_the_others_see_next(restarted: Any) -> None:
+    server, (a, b), statuses = restarted
+    _outage(server, [a, b], statuses, lambda: a.run([Replace("where", b"Lisbon", 60)]))
+    [(value, age)] = b.run([Replace("where", b"Oslo", 60)])
+    assert value == b"Lisbon" and 0 < age < 30
+
+
+def test_what_expired_during_the_outage_is_not_merged(restarted: Any) -> None:
+    server, (a, b), statuses = restarted
+
+    def meanwhile() -> None:
+        a.run([Hit("short", 0.3), Hit("long", 60)])
+        time.sleep(0.5)
+
+    _outage(server, [a, b], statuses, meanwhile)
+    assert a.run([Hit("short", 0.3), Hit("long", 60)]) == [(1, True), (2, True)]
+    assert a.stats()["state.merged"] == 1
+
+
+def test_a_hit_that_reached_redis_before_the_timeout_counts_once() -> None:
+    """Redis paused: the hit is sent, the reply times out (so it goes to memory and the
+    journal too), and Redis applies it once the pause is over. Merged, it is the same entry."""
+    with private_redis() as server:
+        status = Status()
+        state = make_state(server.url, status)
+        assert state.run([Hit("k", 60)]) == [(1, True)]
+        admin = redis.Redis(port=server.port)
+        admin.execute_command("CLIENT", "PAUSE", "400", "ALL")
+        assert state.run([Hit("k", 60)]) == [(1, True)]  # memory alone: it timed out
+        assert state.is_open
+        status.wait(2)
+        assert state.stats()["state.merged"] == 1
+        assert admin.zcard("secmon:test:{k}") == 2  # applied by Redis, merged: one entry
+        assert state.run([Hit("k", 60)]) == [(3, True)]
+        state.close()
+
+
+def test_the_journal_is_bounded() -> None:
+    with private_redis() as server:
+        port = server.port
+    state = RedisState(f"redis://127.0.0.1:{port}/0", timeout=0.05, prefix="secmon:t:",
+                       max_keys=10, on_status=Status(), probe_interval=(30, 30))
+    for i in range(25):
+        state.run([Hit(f"k{i}", 60)])
+    stats = state.stats()
+    assert (stats["state.journal"], stats["state.merge_dropped"]) == (10, 15)
+    state.close()

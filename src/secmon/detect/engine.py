@@ -59,6 +59,8 @@ class AlertSink(Protocol):
 
     def flush(self, timeout: float | None = None) -> None: ...
 
+    def settle(self) -> None: ...
+
     def close(self, timeout: float = 5.0) -> None: ...
 
 
@@ -286,10 +288,19 @@ class DetectionEngine:
             except Exception as exc:
                 self.report_error(f"alert.{output.name}", exc)
 
+    def settle(self) -> None:
+        """Alerts that could not be delivered go to ``SPOOL_PATH`` (the process may end)."""
+        for output in self.alerts:
+            try:
+                output.settle()
+            except Exception as exc:
+                self.report_error(f"alert.{output.name}", exc)
+
     def close(self) -> None:
         for output in self.alerts:
             try:
-                # The pipeline flushed just before: what is still queued is given up on.
+                # The pipeline flushed just before: what still waits is kept (SPOOL_PATH)
+                # or counted lost.
                 output.close(timeout=0.1)
             except Exception as exc:
                 self.report_error(f"alert.{output.name}", exc)

@@ -21,6 +21,7 @@ from ..config import ConfigError
 from ..events import lookup
 from .base import EventFilter
 from .queued import GiveUp, QueuedOutput, RetryLater
+from .spool import Entry, Rejected, SpoolLimits
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -53,7 +54,9 @@ class AlertOutput(QueuedOutput):
     default_rate: ClassVar[float] = 10.0  # alerts per second, per destination
 
     def __init__(self, *, url: str, timeout: float = 5.0, **kwargs: Any) -> None:
-        super().__init__(batch_size=1, **kwargs)
+        # The URL is a secret: the target names the host only; the spool file hashes it.
+        super().__init__(batch_size=1, target=f"{self.type_name} {httpx.URL(url).host}",
+                         spool_key=url, **kwargs)
         self._url = url
         self.timeout = timeout
         self.report: Callable[[str, BaseException], None] | None = None
@@ -68,6 +71,14 @@ class AlertOutput(QueuedOutput):
     def send(self, alert: Alert) -> bool:
         """Queue ``alert`` for delivery; False if the queue is full (counted as dropped)."""
         return self.enqueue(alert)
+
+    def to_spool(self, item: Any) -> Entry:
+        return Entry("a", orjson.dumps(item.to_dict()))
+
+    def from_spool(self, entry: Entry) -> Any:
+        if entry.kind != "a":
+            raise Rejected(f"not an alert: {entry.kind!r}")
+        return Alert(**orjson.loads(entry.data))
 
     def handle(self, event: dict[str, Any], rendered: dict[int, bytes]) -> None:
         raise TypeError("alert destinations take Alerts (configure them in ALERTS)")
@@ -328,6 +339,7 @@ def build_alert(key: str, spec: Mapping[str, Any], settings: Settings) -> AlertO
                                          spec.get("rate_limit", cls.default_rate))),
         "backoff_base": float(_number(f"{key}.backoff", spec.get("backoff", 1.0))),
         "backoff_max": 60.0,
+        "spool": SpoolLimits.from_settings(settings),
     }
     if cls is WebhookOutput:
         secret = _secret(f"{key}.secret", spec.get("secret"), "the HMAC key that signs deliveries")

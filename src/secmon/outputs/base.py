@@ -90,6 +90,9 @@ class Output:
     def flush(self, timeout: float | None = None) -> None:
         """Deliver what is buffered, waiting at most ``timeout`` seconds."""
 
+    def settle(self) -> None:
+        """The process may end now without exit handlers: make what waits outlive it."""
+
     def close(self) -> None:
         """Release resources; called when secmon is reconfigured or the process exits."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import write_stderr_line
@@ -19,11 +19,12 @@ class OutputHealth:
 
     On the first failure of an outage the output goes *degraded*: one line to stderr and
     one ``sys_monitor_disabled`` event to the other outputs (at most one per
-    ``report_interval``). While degraded, the output tries again at most once per
-    ``retry_interval`` and drops (and counts) what comes in between. When a delivery
-    succeeds again, ``sys_monitor_enabled`` says so; if audit records were lost it is
-    itself an audit event listing the lost ``seq`` ranges of each chain, so the chain
-    records its own gap and ``secmon verify`` can tell it from a deletion.
+    ``report_interval``). Meanwhile its records wait in its spool (``holding`` says how
+    many may), and what is dropped past that bound is counted here. When everything
+    waiting is delivered, ``sys_monitor_enabled`` says so, with how many records waited;
+    if audit records were lost it is itself an audit event listing the lost ``seq``
+    ranges of each chain, so the chain records its own gap and ``secmon verify`` can tell
+    it from a deletion.
     """
 
     def __init__(
@@ -31,21 +32,20 @@ class OutputHealth:
         output: str,
         target: str,
         *,
-        retry_interval: float = 1.0,
         report_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.output = output
         self.target = target
-        self.retry_interval = retry_interval
         self.report_interval = report_interval
         self.clock = clock
         self.emit: Emit | None = None
+        # What the output keeps while it cannot deliver (its spool's bound), for the report.
+        self.holding = ""
         self.degraded = False
         self.dropped = 0
         self.outages = 0
         self._lock = threading.Lock()
-        self._retry_at = 0.0
         self._since = 0.0
         self._last_report: float | None = None
         self._reported = False
@@ -57,9 +57,6 @@ class OutputHealth:
 
     # -- called by the output -------------------------------------------------------------
 
-    def retry_due(self) -> bool:
-        return self.clock() >= self._retry_at
-
     def failed(
         self, exc: BaseException, event: Mapping[str, Any] | None, *, lost: bool = True
     ) -> None:
@@ -68,7 +65,6 @@ class OutputHealth:
             now = self.clock()
             if lost:
                 self._lose(event)
-            self._retry_at = now + self.retry_interval
             if self.degraded:
                 return
             self.degraded = True
@@ -79,10 +75,12 @@ class OutputHealth:
                 return
             self._last_report = now
             self._reported = True
+        kept = (f"its events wait ({self.holding}) and are written when it recovers; "
+                "past that they are dropped and counted" if self.holding
+                else "its events are dropped and counted until it recovers")
         write_stderr_line(
             f"secmon: output {self.output} cannot write to {self.target} ({self._error}); "
-            "its events are dropped and counted until it recovers. The application is not "
-            "affected."
+            f"{kept}. The application is not affected."
         )
         self._emit("sys_monitor_disabled", False, {
             "component": "output", "output": self.output, "target": self.target,
@@ -90,22 +88,38 @@ class OutputHealth:
         })
 
     def skipped(self, event: Mapping[str, Any] | None) -> None:
-        """An event dropped while degraded, between retries."""
+        """An event dropped while degraded."""
         with self._lock:
             self._lose(event)
 
-    def recovered(self) -> None:
-        """A delivery succeeded: end the outage, and record what it cost."""
+    def lost(self, chain: str | None, seq: int | None) -> None:
+        """A record dropped (past the spool's bound); ``chain``/``seq`` if it was signed."""
         with self._lock:
-            if not self.degraded:
+            self._lose({"chain": chain, "seq": seq, "mac": None} if chain is not None else None)
+
+    def recovered(self, *, waited: int = 0, earlier: int = 0) -> None:
+        """Delivered again, and nothing waits: end the outage, and record what it cost.
+
+        ``waited``: records delivered late; ``earlier``: of them, those an earlier process
+        left in the spool directory (told even without an outage of this process's own).
+        """
+        with self._lock:
+            if not self.degraded and not earlier:
                 return
-            self.degraded = False
             fields: dict[str, Any] = {
                 "component": "output", "output": self.output, "target": self.target,
                 "reason": f"output {self.output} is writing again",
-                "outage_seconds": round(self.clock() - self._since, 3),
-                "lost_records": self._lost_count,
             }
+            if self.degraded:
+                fields["outage_seconds"] = round(self.clock() - self._since, 3)
+            else:
+                fields["reason"] = (f"output {self.output} wrote what an earlier process left "
+                                    "in the spool directory")
+            self.degraded = False
+            fields["spooled_records"] = waited
+            fields["lost_records"] = self._lost_count
+            if earlier:
+                fields["earlier_records"] = earlier
             lost = [
                 {"chain": chain, "first": first, "last": last}
                 for chain, ranges in self._lost.items()
@@ -115,7 +129,7 @@ class OutputHealth:
                 fields["lost"] = lost
             if self._lost_truncated:
                 fields["lost_truncated"] = True
-            tell = self._reported or bool(lost)
+            tell = self._reported or bool(lost) or bool(waited)
             self._reported = False
             self._lost_count = 0
             self._lost = {}
@@ -132,8 +146,14 @@ class OutputHealth:
         self._threads = [t for t in self._threads if t.is_alive()]
 
     def after_fork(self) -> None:
+        # The parent's outage is the parent's: its records stayed with it.
         self._lock = threading.Lock()
         self._threads = []
+        self.degraded = False
+        self._reported = False
+        self._lost_count = 0
+        self._lost = {}
+        self._lost_truncated = False
 
     # -- internals ------------------------------------------------------------------------
 
@@ -166,6 +186,27 @@ class OutputHealth:
         thread = threading.Thread(target=send, name=f"secmon-{self.output}-health", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
+
+
+def describe_ranges(records: Iterable[tuple[str | None, int | None]]) -> str:
+    """`` (audit seq 4-6, 9 of chain C)`` for the signed ones among ``records``, or ""."""
+    by_chain: dict[str, list[int]] = {}
+    for chain, seq in records:
+        if chain is not None and seq is not None:
+            by_chain.setdefault(chain, []).append(seq)
+    parts = []
+    for chain, seqs in by_chain.items():
+        spans: list[list[int]] = []
+        for seq in sorted(seqs):
+            if spans and spans[-1][1] == seq - 1:
+                spans[-1][1] = seq
+            else:
+                spans.append([seq, seq])
+        text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in spans[:10])
+        if len(spans) > 10:
+            text += ", ..."
+        parts.append(f"audit seq {text} of chain {chain}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _describe(exc: BaseException) -> str:

@@ -26,12 +26,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 import orjson
 
 from ..config import ConfigError
-from ..errors import ReportError
-from ..events import AUDIT, Emit
+from ..events import AUDIT
 from ..formats.json import render_json
 from .base import common_options
-from .health import OutputHealth
-from .queued import QueuedOutput
+from .queued import GiveUp, QueuedOutput
+from .spool import Entry, Rejected, SpoolLimits
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -163,16 +162,15 @@ class PostgresOutput(QueuedOutput):
         connect_timeout: float = 5.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(target=f"PostgreSQL table {table}", spool_key=f"{dsn} {table}",
+                         **kwargs)
         self.dsn = dsn
         self.table = table
         self.create = create
         self.connect_timeout = connect_timeout
-        self.health = OutputHealth(self.name, f"PostgreSQL table {table}")
         self.checkpoint_sink = self
         self._conn: Any = None
         self._conn_pid = -1
-        self._batch: list[Any] = []
         schema, name = split_table(table)
         self._insert_event = sql.SQL(
             "INSERT INTO {} (logged_at, event_type, chain, seq, prev, key_id, mac, record, event)"
@@ -190,35 +188,40 @@ class PostgresOutput(QueuedOutput):
     def key(self) -> object:
         return ("postgres", self.dsn, self.table)
 
-    def attach(self, emit: Emit, report_error: ReportError) -> None:
-        self.health.emit = emit
-
     # -- request path -----------------------------------------------------------------------
 
     def prepare(self, event: dict[str, Any], rendered: dict[int, bytes]) -> Any:
         line = rendered.get(id(render_json))
         if line is None:
             line = rendered[id(render_json)] = render_json(event)
-        text = line.decode()
-        return ("event", (
-            event.get("timestamp"), str(event.get("event_type")), event.get("chain"),
-            event.get("seq"), event.get("prev"), event.get("key_id"), event.get("mac"), text, text,
-        ))
+        return ("event", _event_row(event, line.decode()))
 
     def handle(self, event: dict[str, Any], rendered: dict[int, bytes]) -> None:
         if not self.enqueue(self.prepare(event, rendered)):
             self.health.failed(OverflowError("queue full, events dropped"), event)
 
     def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.enqueue(("checkpoint", (
-            checkpoint["chain"], checkpoint["seq"], checkpoint["mac"], checkpoint["key_id"],
-            orjson.dumps(checkpoint).decode(),
-        )))
+        self.enqueue(("checkpoint", _checkpoint_row(orjson.dumps(checkpoint).decode())))
+
+    # -- spooling: rows as the signed JSON they came from -----------------------------------
+
+    def to_spool(self, item: Any) -> Entry:
+        kind, row = item
+        if kind == "checkpoint":
+            return Entry("c", row[4].encode())
+        return Entry("e", row[7].encode(), row[2], row[3])
+
+    def from_spool(self, entry: Entry) -> Any:
+        text = entry.data.decode()
+        if entry.kind == "e":
+            return ("event", _event_row(orjson.loads(text), text))
+        if entry.kind == "c":
+            return ("checkpoint", _checkpoint_row(text))
+        raise Rejected(f"not an entry of the postgres output: {entry.kind!r}")
 
     # -- worker -----------------------------------------------------------------------------
 
     def deliver(self, batch: list[Any]) -> None:
-        self._batch = batch
         try:
             conn = self._connection()
             events = [row for kind, row in batch if kind == "event"]
@@ -228,19 +231,15 @@ class PostgresOutput(QueuedOutput):
                     cursor.executemany(self._insert_event, events)
                 if checkpoints:
                     cursor.executemany(self._insert_checkpoint, checkpoints)
+        except psycopg.errors.DataError as exc:
+            # The rows themselves are refused: trying again would fail the same way.
+            raise GiveUp(f"PostgreSQL refused the rows: {_first_line(exc)}") from None
         except Exception as exc:
             if isinstance(exc, psycopg.OperationalError) or (
                 self._conn is not None and self._conn.closed
             ):
                 self._drop_connection()
-            self.health.failed(exc, None, lost=False)
             raise
-        self.health.recovered()
-
-    def on_failure(self, exc: BaseException) -> None:
-        for kind, row in self._batch:
-            if kind == "event":
-                self.health.skipped({"chain": row[2], "seq": row[3], "mac": row[6]})
 
     def _connection(self) -> Any:
         if self._conn is not None and self._conn_pid != os.getpid():
@@ -269,9 +268,16 @@ class PostgresOutput(QueuedOutput):
         self.health.join(1.0)
         self._drop_connection()
 
-    def flush(self, timeout: float | None = None) -> None:
-        super().flush(timeout)
-        self.health.join(timeout)
+
+
+def _event_row(event: Mapping[str, Any], text: str) -> tuple[Any, ...]:
+    return (event.get("timestamp"), str(event.get("event_type")), event.get("chain"),
+            event.get("seq"), event.get("prev"), event.get("key_id"), event.get("mac"), text, text)
+
+
+def _checkpoint_row(text: str) -> tuple[Any, ...]:
+    checkpoint = orjson.loads(text)
+    return (checkpoint["chain"], checkpoint["seq"], checkpoint["mac"], checkpoint["key_id"], text)
 
 
 # -- reading it back (secmon verify --postgres) -------------------------------------------------
@@ -389,5 +395,6 @@ def build(key: str, spec: Mapping[str, Any], settings: Settings) -> PostgresOutp
         raise ConfigError(f"{key}.connect_timeout", "expected a positive number of seconds")
     return PostgresOutput(
         dsn, table, create=create, connect_timeout=float(timeout),
-        name=spec.get("name") or "postgres", renderer=renderer, accepts=accepts, **numbers,
+        spool=SpoolLimits.from_settings(settings), name=spec.get("name") or "postgres",
+        renderer=renderer, accepts=accepts, **numbers,
     )

@@ -7,9 +7,14 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ReportError
+from ..events import Emit
 from .base import Output
+from .health import OutputHealth
+from .spool import Entry, Rejected, Spool, SpoolLimits
 
 
 class RetryLater(Exception):
@@ -20,7 +25,7 @@ class RetryLater(Exception):
         self.after = after
 
 
-class GiveUp(Exception):
+class GiveUp(Rejected):
     """A delivery failed for good (e.g. HTTP 400): drop the item, do not retry."""
 
 
@@ -29,8 +34,9 @@ class QueuedOutput(Output):
 
     Subclasses implement :meth:`deliver` (one batch). Any exception other than
     :class:`GiveUp` is retried with exponential backoff and full jitter, up to
-    ``max_retries``; what cannot be delivered is dropped and counted, so that
-    ``sent + dropped == enqueued`` once the queue is drained.
+    ``max_retries``; a batch that still fails goes to the output's spool, and so does
+    every later one until the spool has delivered what it holds (see ``spool.py``):
+    ``sent + dropped + spooled == enqueued`` once the queue is drained.
     """
 
     def __init__(
@@ -42,6 +48,9 @@ class QueuedOutput(Output):
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         rate_per_second: float | None = None,
+        target: str = "",
+        spool_key: str = "",
+        spool: SpoolLimits | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,6 +69,19 @@ class QueuedOutput(Output):
         self._queue: queue.Queue[Any] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
         self._next_send = 0.0
+        # Where it delivers, in words (never a secret) and as the spool file's name (hashed).
+        # The health lives in the spool: fewer than 30 attributes keep ``self.x`` fast.
+        target = target or f"{self.type_name} {self.name}"
+        self.spool = Spool(self.name, f"{self.type_name} {spool_key or target}",
+                           OutputHealth(self.name, target), self._deliver_spooled, spool,
+                           batch=max(batch_size, 1))
+
+    @property
+    def health(self) -> OutputHealth:
+        return self.spool.health
+
+    def attach(self, emit: Emit, report_error: ReportError) -> None:
+        self.health.emit = emit
 
     # -- request path -------------------------------------------------------------------
 
@@ -93,6 +115,17 @@ class QueuedOutput(Output):
     def write(self, line: bytes) -> None:
         self.enqueue(line)
 
+    # -- spooling: items as entries, and back --------------------------------------------
+
+    def to_spool(self, item: Any) -> Entry:
+        """An item as a spool entry (by default items are rendered bytes)."""
+        return Entry("r", item)
+
+    def from_spool(self, entry: Entry) -> Any:
+        if entry.kind != "r":
+            raise Rejected(f"not an entry of this output: {entry.kind!r}")
+        return entry.data
+
     # -- worker -------------------------------------------------------------------------
 
     def _start(self) -> None:
@@ -124,33 +157,69 @@ class QueuedOutput(Output):
                     self._queue.put(_STOP)
                     break
                 batch.append(more)
-            sent = self._send(batch)
+            self._handle(batch)
             with self._lock:
-                self.counters["sent" if sent else "dropped"] += len(batch)
                 self._pending -= len(batch)
                 if self._pending <= 0:
                     self._idle.notify_all()
                 if self._stopping:
                     return
 
-    def _send(self, batch: list[Any]) -> bool:
+    def _handle(self, batch: list[Any]) -> None:
+        if self.spool.active and self.spool.hold(self._entries(batch)):
+            return  # earlier items wait in the spool: this batch went behind them, untried
+        outcome = self._send(batch)
+        if outcome is None:
+            with self._lock:
+                self.counters["sent"] += len(batch)
+            if self.health.degraded and not self.spool.waiting():
+                self.health.recovered()
+        elif isinstance(outcome, GiveUp):
+            with self._lock:
+                self.counters["dropped"] += len(batch)
+            signed = [e for e in self._entries(batch) if e.seq is not None]
+            if signed:
+                # The gap is declared when the output next reports itself writing again.
+                self.health.failed(outcome, None, lost=False)
+            for entry in signed:
+                self.health.lost(entry.chain, entry.seq)
+        else:
+            self.spool.put(self._entries(batch), outcome)
+
+    def _entries(self, batch: list[Any]) -> list[Entry]:
+        return [self.to_spool(item) for item in batch]
+
+    def _send(self, batch: list[Any]) -> BaseException | None:
+        """None once delivered; else the failure: GiveUp, or the last error of the retries."""
         for attempt in range(self.max_retries + 1):
             self._pace()
             try:
                 self.deliver(batch)
-                return True
-            except GiveUp:
-                return False
+                return None
+            except GiveUp as exc:
+                return exc
             except Exception as exc:
+                if attempt == 0:
+                    self.health.failed(exc, None, lost=False)
                 if attempt == self.max_retries or self._stopping:
-                    self.on_failure(exc)
-                    return False
+                    return exc
                 with self._lock:
                     self.counters["retried"] += 1
                 after = exc.after if isinstance(exc, RetryLater) else None
                 delay = after if after is not None else self._backoff(attempt)
                 self._sleep(min(delay, self.backoff_max))
-        return False
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _deliver_spooled(self, entries: Sequence[Entry]) -> None:
+        """The spool's delivery: one try of one batch (the spool paces its tries)."""
+        try:
+            batch = [self.from_spool(entry) for entry in entries]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise Rejected(f"unreadable spool entry ({type(exc).__name__})") from None
+        self._pace()
+        self.deliver(batch)  # GiveUp is a Rejected: the spool drops the batch
+        with self._lock:
+            self.counters["sent"] += len(batch)
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
@@ -172,9 +241,6 @@ class QueuedOutput(Output):
     def deliver(self, batch: list[Any]) -> None:
         raise NotImplementedError
 
-    def on_failure(self, exc: BaseException) -> None:
-        """Called once per batch given up on; subclasses may report it."""
-
     # -- lifecycle ----------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:
@@ -185,6 +251,11 @@ class QueuedOutput(Output):
                 if remaining is not None and remaining <= 0:
                     return
                 self._idle.wait(remaining)
+        self.spool.flush(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self.health.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def settle(self) -> None:
+        self.spool.settle()
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
@@ -198,14 +269,30 @@ class QueuedOutput(Output):
             except queue.Full:
                 pass  # the worker sees _stopping after its current batch
             thread.join(timeout=1.0)
+        left = []
+        while thread is not None:  # a forked child's copy of the queue is its parent's
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                left.append(item)
+        if left:
+            # Not tried: kept with the spool's (in SPOOL_PATH, or counted lost and told).
+            self.spool.put(self._entries(left))
         with self._lock:
-            # Whatever is still queued now will never be sent.
-            self.counters["dropped"] += max(self._pending, 0)
+            # A batch the worker is still stuck on will never be sent.
+            self.counters["dropped"] += max(self._pending - len(left), 0)
             self._pending = 0
+        self.spool.close(attempt=False)
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return dict(self.counters)
+            stats = dict(self.counters)
+        spooled = self.spool.stats()
+        stats["dropped"] += spooled["spool_dropped"]
+        stats["spooled"] = spooled["spooled"]
+        return stats
 
 
 _STOP = object()

@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError
-from ..errors import write_stderr_line
 from ..formats._fields import text
 from .base import common_options
 from .queued import QueuedOutput
+from .spool import SpoolLimits
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -206,11 +206,15 @@ class SyslogOutput(QueuedOutput):
 
     def __init__(self, *, transport: _Datagram | _Stream, format: MessageFormat,
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        if transport.path is not None:
+            where = f"unix {transport.path}"
+        else:
+            kind = "udp" if isinstance(transport, _Datagram) else "tcp"
+            where = f"{kind} {transport.host}:{transport.port}"
+        super().__init__(target=f"syslog {where}", **kwargs)
         self.transport = transport
         self.format = format
         self.counters["truncated"] = 0
-        self._reported: set[str] = set()
 
     def prepare(self, event: dict[str, Any], rendered: dict[int, bytes]) -> Any:
         if self.format.structured_data:
@@ -222,16 +226,6 @@ class SyslogOutput(QueuedOutput):
             if self.transport.send(message):
                 with self._lock:
                     self.counters["truncated"] += 1
-
-    def on_failure(self, exc: BaseException) -> None:
-        kind = type(exc).__name__
-        if kind in self._reported:
-            return
-        self._reported.add(kind)
-        write_stderr_line(
-            f"secmon: syslog output {self.name} dropped events ({kind}: {exc}); "
-            "further drops are counted in secmon.stats()"
-        )
 
     def stats(self) -> dict[str, int]:
         stats = super().stats()
@@ -300,6 +294,7 @@ def build(key: str, spec: Mapping[str, Any], settings: Settings) -> SyslogOutput
         max_retries=_integer(key, spec, "max_retries", 5, minimum=0),
         backoff_base=_number(key, spec, "backoff", 0.5),
         backoff_max=_number(key, spec, "backoff_max", 30.0),
+        spool=SpoolLimits.from_settings(settings),
     )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ...config import ConfigError
 from ...events import AUDIT
 from ..base import common_options
+from ..spool import SpoolLimits
 from .names import checkpoint_path_for
 from .retention import MAX_RETENTION_DAYS, RETENTION_DAYS
 from .writer import INTERVALS, FileOutput
@@ -69,8 +70,8 @@ def build(key: str, spec: Mapping[str, Any], settings: Settings) -> FileOutput:
     return FileOutput(
         path=path, mode=mode, max_bytes=max_bytes, when=when, compress=compress,
         retention_days=retention, backup_count=backup_count, log_class=log_class,
-        checkpoints=checkpoints, name=spec.get("name") or path.name, renderer=renderer,
-        accepts=accepts,
+        checkpoints=checkpoints, spool=SpoolLimits.from_settings(settings),
+        name=spec.get("name") or path.name, renderer=renderer, accepts=accepts,
     )
 
 

@@ -18,16 +18,19 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ...errors import ReportError
 from ...events import Emit
 from ...integrity import CheckpointFile
 from ..base import Output
 from ..health import OutputHealth
+from ..spool import Entry, Partial, Spool, SpoolLimits
 from .names import STAMP, rotated_files
 from .retention import RETENTION_DAYS, compress, remove_stale_temporaries
 
@@ -60,6 +63,7 @@ class FileOutput(Output):
         backup_count: int | None = None,
         log_class: str = "security",
         checkpoints: Path | None = None,
+        spool: SpoolLimits | None = None,
         clock: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
@@ -75,8 +79,14 @@ class FileOutput(Output):
         )
         self.backup_count = backup_count
         self.clock = clock
-        self.checkpoint_sink = CheckpointFile(checkpoints, mode) if checkpoints else None
-        self.health = OutputHealth(self.name, str(path))
+        # Checkpoints go through this output, so none lands before the records it vouches for.
+        # (Fewer than 30 attributes: from 30 on, CPython makes every ``self.x`` a dict lookup
+        # instead of a cached slot; ``health`` lives in the spool for that reason.)
+        self.checkpoint_sink = (
+            _Checkpoints(self, CheckpointFile(checkpoints, mode)) if checkpoints else None
+        )
+        self.spool = Spool(self.name, str(path), OutputHealth(self.name, str(path)),
+                           self._write_spooled, spool)
         self.counters = {"written": 0, "rotations": 0, "expired": 0}
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -93,6 +103,10 @@ class FileOutput(Output):
         self._last_housekeeping: float | None = None
         self._report_error: ReportError | None = None
         _live.add(self)
+
+    @property
+    def health(self) -> OutputHealth:
+        return self.spool.health
 
     @property
     def rotating(self) -> bool:
@@ -115,23 +129,59 @@ class FileOutput(Output):
         self._deliver(line, None)
 
     def _deliver(self, line: bytes, event: Mapping[str, Any] | None) -> None:
-        health = self.health
+        spool = self.spool
         with self._lock:
             if self._pid != os.getpid():
                 self._after_fork()
-            if health.degraded and not health.retry_due():
-                health.skipped(event)
-                return
+            if spool.active and spool.hold(_entry(line, event)):
+                return  # records wait for the disk: this one went behind them, untried
             try:
                 self._append(line + b"\n")
             except OSError as exc:
-                health.failed(exc, event)
+                spool.put(_entry(line, event), exc)
                 return
             self.counters["written"] += 1
-        if health.degraded:
-            health.recovered()
         if self.rotating and self._housekeeping_needed():
             self._schedule_housekeeping()
+
+    def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint of the chain, after the records it vouches for (waiting with them)."""
+        assert self.checkpoint_sink is not None
+        sink = self.checkpoint_sink.file
+        with self._lock:
+            spool = self.spool
+            if spool.active and spool.hold(Entry("c", orjson.dumps(checkpoint))):
+                return
+            sink.write_checkpoint(checkpoint)  # a failure here is the signer's to report
+
+    def _write_spooled(self, entries: Sequence[Entry]) -> None:
+        """The spool's delivery: its entries in order, each one write as usual."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            for done, entry in enumerate(entries):
+                if entry.kind == "c":
+                    self._write_checkpoint_entry(entry.data)
+                    continue
+                try:
+                    self._append(entry.data + b"\n")
+                except OSError as exc:
+                    raise Partial(done, exc) from None
+                self.counters["written"] += 1
+        if self.rotating and self._housekeeping_needed():
+            self._schedule_housekeeping()
+
+    def _write_checkpoint_entry(self, data: bytes) -> None:
+        if self.checkpoint_sink is None:
+            return
+        sink = self.checkpoint_sink.file
+        try:
+            sink.write_checkpoint(orjson.loads(data))
+        except (OSError, ValueError) as exc:
+            # Not a gap: the next checkpoint vouches for these records too.
+            report = self._report_error
+            if report is not None:
+                report(f"output.{self.name}.checkpoint", exc)
 
     def _append(self, data: bytes) -> None:
         if self._torn:
@@ -161,9 +211,26 @@ class FileOutput(Output):
                         fd, st = self._current()
                     fcntl.flock(lock_fd, fcntl.LOCK_SH)
                 self._checked()
-            self._write_all(fd, data)
+            try:
+                self._write_all(fd, data)
+            except _ShortWrite as short:
+                # Alone, take the fragment back if nothing came after it.
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                self._take_back(fd, short)
+                raise
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def _take_back(self, fd: int, short: _ShortWrite) -> None:
+        """Cut off the fragment of a write cut short, if it is still the end of the file
+        (held exclusively: no other writer appends meanwhile). The record is written whole
+        later, from the spool, and the log keeps no torn line."""
+        try:
+            if short.written > 0 and os.fstat(fd).st_size == short.end:
+                os.ftruncate(fd, short.end - short.written)
+                self._torn = False
+        except OSError:
+            pass
 
     def _append_after_tear(self, lock_fd: int, data: bytes) -> None:
         """Write alone, after some writer's line was cut short (disk full): end that fragment
@@ -176,7 +243,11 @@ class FileOutput(Output):
                 fd, st = self._current()
             if st.st_size and not data.startswith(b"\n") and _last_byte(self.path) != b"\n":
                 data = b"\n" + data
-            self._write_all(fd, data)
+            try:
+                self._write_all(fd, data)
+            except _ShortWrite as short:
+                self._take_back(fd, short)
+                raise
             shared = self._generation_map
             if shared is not None:
                 shared[_TORN_FLAG] = 0
@@ -224,8 +295,7 @@ class FileOutput(Output):
             shared = self._generation_map
             if written > 0 and shared is not None:
                 shared[_TORN_FLAG] = 1
-            raise OSError(errno.ENOSPC, f"No space left on device (wrote {written} of "
-                                        f"{len(data)} bytes)")
+            raise _ShortWrite(written, os.lseek(fd, 0, os.SEEK_CUR), len(data))
         self._torn = False
 
     def _current(self) -> tuple[int, os.stat_result]:
@@ -260,6 +330,9 @@ class FileOutput(Output):
             try:
                 if os.fstat(fd).st_size < _GENERATION_BYTES:
                     os.ftruncate(fd, _GENERATION_BYTES)  # zeros; racing writers agree
+                # Its page must exist before it is mapped: on a full disk, touching a hole
+                # in a mapping is SIGBUS, not an error.
+                os.posix_fallocate(fd, 0, _GENERATION_BYTES)
                 self._generation_map = mmap.mmap(fd, _GENERATION_BYTES)
             except (OSError, ValueError):
                 self._generation_map = None  # no shared counter: every write checks
@@ -381,9 +454,15 @@ class FileOutput(Output):
                 pass
 
     def flush(self, timeout: float | None = None) -> None:
-        self.health.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.spool.flush(timeout)
+        self.health.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def settle(self) -> None:
+        self.spool.settle()
 
     def close(self) -> None:
+        self.spool.close()
         self.health.join(2.0)
         thread = self._housekeeper
         if thread is not None and thread.is_alive() and self._pid == os.getpid():
@@ -391,6 +470,8 @@ class FileOutput(Output):
         with self._lock:
             self._close_fd()
             self._release_lock_file()
+            if self.checkpoint_sink is not None:
+                self.checkpoint_sink.file.close()
 
     def _release_lock_file(self) -> None:
         if self._generation_map is not None:
@@ -406,7 +487,45 @@ class FileOutput(Output):
 
     def stats(self) -> dict[str, int]:
         return {**self.counters, "dropped": self.health.dropped, "outages": self.health.outages,
-                "degraded": int(self.health.degraded)}
+                "degraded": int(self.health.degraded), "spooled": len(self.spool)}
+
+
+class _ShortWrite(OSError):
+    """A write cut short (disk full); with ``O_APPEND`` the fragment ends at ``end``."""
+
+    def __init__(self, written: int, end: int, size: int) -> None:
+        super().__init__(errno.ENOSPC, f"No space left on device (wrote {written} of {size} "
+                                       "bytes)")
+        self.written = written
+        self.end = end
+
+
+class _Checkpoints:
+    """The checkpoint sink of a file output with a checkpoint file: through the output."""
+
+    def __init__(self, output: FileOutput, file: CheckpointFile) -> None:
+        self.output = output
+        self.file = file
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def key(self) -> object:
+        return self.file.key
+
+    def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.output.write_checkpoint(checkpoint)
+
+
+def _entry(line: bytes, event: Mapping[str, Any] | None) -> Entry:
+    """A record to spool; an audit record keeps its chain and seq, should it be lost."""
+    if event is not None and "mac" in event:
+        chain, seq = event.get("chain"), event.get("seq")
+        if isinstance(chain, str) and isinstance(seq, int):
+            return Entry("r", line, chain, seq)
+    return Entry("r", line)
 
 
 def _reset_after_fork() -> None:
