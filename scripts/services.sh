@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install (Debian) and start what the test suite talks to: Redis, PostgreSQL, rsyslog, Chromium.
+# Install (Debian) and start what the test suite talks to: Redis, PostgreSQL, rsyslog, Chromium;
+# and valgrind, which `make bench` counts instructions with.
 # Safe to run again: only what is missing or stopped is touched.
 set -eu
 
@@ -8,6 +9,7 @@ command -v rsyslogd >/dev/null 2>&1 || need_apt="$need_apt rsyslog"
 command -v chromium >/dev/null 2>&1 || need_apt="$need_apt chromium"
 command -v redis-server >/dev/null 2>&1 || need_apt="$need_apt redis-server"
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt="$need_apt postgresql"
+command -v valgrind >/dev/null 2>&1 || need_apt="$need_apt valgrind"
 if [ -n "$need_apt" ]; then
     echo "installing:$need_apt"
     apt-get update -qq
