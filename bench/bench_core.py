@@ -88,6 +88,7 @@ def _run(quick: bool, title: str, detection: dict[str, Any], target: str,
             logger = _structlog(stream)
             variants["structlog"] = lambda: logger.warning("authn_login_fail",
                                                            **_fields(next(counter)))
+            variants["floor A/A"] = floor  # the control: the floor against itself
         with request_context(ctx):
             timings = interleaved_ns(variants, number)
         stream.close()
@@ -104,4 +105,8 @@ def _run(quick: bool, title: str, detection: dict[str, Any], target: str,
             "core", "plain structlog: the same event, no redaction, JSON + file",
             1e9 / timings["structlog"], "events/s", "orjson.dumps + os.write (the floor)",
             floor_rate, target="(the peer to beat)"))
+        results.append(Result(
+            "core", "A/A control: the floor against itself", 1e9 / timings["floor A/A"],
+            "events/s", "orjson.dumps + os.write (the floor)", floor_rate,
+            target="(1.00x ± noise)", control=True))
     return results
