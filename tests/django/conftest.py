@@ -6,6 +6,7 @@ test runs in a transaction that is rolled back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +68,12 @@ SETTINGS = {
 
 if not settings.configured:
     settings.configure(**SETTINGS)
-    django.setup()
+    # secmon refuses SECMON_* names that are not its settings, the suite's own
+    # SECMON_TEST_* among them: Django starts without them, as every test does.
+    with pytest.MonkeyPatch.context() as environment:
+        for name in [name for name in os.environ if name.startswith("SECMON_")]:
+            environment.delenv(name)
+        django.setup()
     # SecmonConfig.ready() configured secmon; each test starts from none, as elsewhere.
     if _pipeline._current is not None:
         _pipeline._current.close(timeout=1.0)
