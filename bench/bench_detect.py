@@ -18,9 +18,9 @@ from secmon.context import RequestContext, request_context
 from secmon.events import lookup
 from secmon.pipeline import Pipeline
 
-from .common import HARNESS_ENV, Result, interleaved_ns, per_call_ns
+from .common import Result, harness_variable, interleaved_ns, per_call_ns
 
-REDIS_URL = HARNESS_ENV.get("SECMON_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = harness_variable("SECMON_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 NUMBER = 20_000
 FAIL = lookup("authn_login_fail")
 LOGIN_RULES = ("brute_force", "distributed_brute_force", "credential_stuffing",

@@ -14,10 +14,21 @@ from pathlib import Path
 
 # The harness's own variables (SECMON_BENCH_REDIS_URL, and the test suite's SECMON_TEST_*
 # when they are exported in the same shell) share the prefix of secmon's settings, which
-# refuse names they do not know: they leave the environment before any benchmark
-# configures secmon, in this process and in those it starts.
-HARNESS_ENV = {name: os.environ.pop(name) for name in list(os.environ)
-               if name.startswith(("SECMON_BENCH_", "SECMON_TEST_", "SECMON_LOAD_"))}
+# refuse names they do not know.
+HARNESS_PREFIXES = ("SECMON_BENCH_", "SECMON_TEST_", "SECMON_LOAD_")
+HARNESS_ENV: dict[str, str] = {}
+
+
+def isolate_environment() -> None:
+    """Move the harness's variables out of the environment, into ``HARNESS_ENV``, before
+    any benchmark configures secmon (in this process and in those it starts)."""
+    for name in list(os.environ):
+        if name.startswith(HARNESS_PREFIXES):
+            HARNESS_ENV[name] = os.environ.pop(name)
+
+
+def harness_variable(name: str, default: str) -> str:
+    return HARNESS_ENV.get(name) or os.environ.get(name, default)
 
 _COMPARE = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 _SIGN = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}

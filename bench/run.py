@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Result, Target, replace_section  # noqa: E402
+from bench.common import Result, Target, isolate_environment, replace_section  # noqa: E402
 
 
 def discover() -> list[str]:
@@ -202,6 +202,7 @@ def main() -> int:
                         help="runs of each module (default 3, or 1 with --quick)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    isolate_environment()
     repeats = args.repeats or (1 if args.quick else 3)
     modules = [name for name in discover()
                if not args.only or any(part in name for part in args.only)]
