@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .common import Result
+from .common import Result, isolate_environment
 
 ADAPTERS = (
     "bench.bench_asgi",
@@ -122,4 +122,5 @@ def _child(module: str, variant: str, requests: int) -> None:
 
 
 if __name__ == "__main__":
+    isolate_environment()
     _child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
