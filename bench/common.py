@@ -75,9 +75,12 @@ class Target:
         return None if scale is None else compare(value * scale, self.bound)
 
     def __str__(self) -> str:
-        bound = f"{self.bound:.3g}"
-        text = (f"{_SIGN[self.op]} {bound}x" if self.of == "ratio"
-                else f"{_SIGN[self.op]} {bound} {self.unit}".rstrip())
+        if self.of == "ratio":  # two decimals at least, as ratios are quoted: 1.10x, 0.125x
+            bound = f"{self.bound:.3f}".rstrip("0")
+            bound = bound if len(bound.split(".")[1]) >= 2 else f"{self.bound:.2f}"
+            text = f"{_SIGN[self.op]} {bound}x"
+        else:
+            text = f"{_SIGN[self.op]} {self.bound:g} {self.unit}".rstrip()
         return f"{text} {self.note}".rstrip()
 
 

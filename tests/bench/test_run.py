@@ -34,6 +34,13 @@ def test_a_target_without_a_bound_is_not_judged(text: str) -> None:
     assert Figure(Result("g", "n", 1.0, "ns", "b", 1.0, target=text)).mark == ""
 
 
+@pytest.mark.parametrize(("text", "shown"), [("ratio <= 1.1", "≤ 1.10x"), (">= 1/8", "≥ 0.125x"),
+                                             ("ratio < 1", "< 1.00x"), ("< 10 us", "< 10 us"),
+                                             ("value >= 50 MB/s", "≥ 50 MB/s")])
+def test_a_target_is_shown_as_ratios_are_quoted(text: str, shown: str) -> None:
+    assert str(Target.parse(text)) == shown
+
+
 def test_a_value_target_in_another_unit_is_not_judged() -> None:
     target = Target.parse("value >= 50 MB/s")
     assert target is not None and target.met(60.0, None, "events/s") is None
@@ -60,8 +67,8 @@ def test_targets_table_marks_each_figure_beside_the_control_of_its_unit() -> Non
     # Instruction counts first; the control and the untargeted figure are not rows.
     assert len(rows) == 2
     assert "instructions (callgrind)" in rows[0] and "1.040x" in rows[0]
-    assert rows[0].endswith("| 1.002x | ≤ 1.1x | ✓ |")
+    assert rows[0].endswith("| 1.002x | ≤ 1.10x | ✓ |")
     assert "wall clock" in rows[1] and "1.090x" in rows[1]
-    assert rows[1].endswith("| 1.000x (0.980 to 1.010) | ≤ 1.1x | ✓ |")
+    assert rows[1].endswith("| 1.000x (0.980 to 1.010) | ≤ 1.10x | ✓ |")
     every = table(figures)
     assert "1.090x (1.080 to 1.120)" in every
