@@ -5,6 +5,7 @@
 #   postgresql  a server on 127.0.0.1:5432 that lets user postgres in without a password
 #   rsyslog     rsyslogd installed (the tests start their own)
 #   chromium    chromium installed (the tests run it headless)
+#   valgrind    valgrind installed (make bench counts instructions with callgrind)
 # The default is all but venv: what the test suite talks to. What is missing is installed
 # (Debian, as root) and what is stopped is started; when all is there this is silent and
 # takes milliseconds. Where it cannot fix something (not root, no apt-get), it stops at
@@ -118,7 +119,9 @@ for service in $services; do
                 packages="$packages postgresql" ;;
         rsyslog) found rsyslogd || packages="$packages rsyslog" ;;
         chromium) found chromium || found chromium-browser || packages="$packages chromium" ;;
-        *) fail "unknown service '$service' (venv, redis, postgresql, rsyslog, chromium)" ;;
+        valgrind) found valgrind || packages="$packages valgrind" ;;
+        *) fail "unknown service '$service' (venv, redis, postgresql, rsyslog, chromium," \
+               "valgrind)" ;;
     esac
 done
 if [ -n "$packages" ]; then

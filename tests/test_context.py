@@ -3,7 +3,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+import pytest
+
 import secmon
+from secmon import context as _context
 from secmon.config import Settings
 from secmon.context import RequestContext, current, request_context
 
@@ -101,3 +104,46 @@ def test_context_does_not_leak_between_concurrent_tasks() -> None:
 
     for index, user_id in asyncio.run(main()):
         assert index == user_id
+
+
+class Source:
+    """A framework's own request object, as an adapter may bind it instead of a context."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.context: RequestContext | None = None
+
+
+def _context_of(source: Source) -> RequestContext:
+    if source.fail:
+        raise KeyError("off spec")
+    if source.context is None:
+        source.context = RequestContext(method="PUT", path="/src")
+    return source.context
+
+
+def test_a_bound_source_becomes_its_context_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(_context._sources, Source, _context_of)
+    source = Source()
+    token = _context._current.set(source)
+    try:
+        assert source.context is None  # binding made nothing
+        secmon.bind(tenant="acme")
+        ctx = current()
+        assert ctx is source.context is not None
+        assert ctx.fields(SETTINGS)["tenant"] == "acme"
+    finally:
+        _context.reset_request(token)
+    assert current() is None
+
+
+@pytest.mark.parametrize("bound", [Source(fail=True), object()], ids=["failing", "unregistered"])
+def test_a_source_without_a_context_is_no_request(
+    monkeypatch: pytest.MonkeyPatch, bound: object
+) -> None:
+    monkeypatch.setitem(_context._sources, Source, _context_of)
+    token = _context._current.set(bound)
+    try:
+        assert current() is None
+    finally:
+        _context.reset_request(token)

@@ -240,7 +240,7 @@ def test_an_unknown_service_is_one_line() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr == ("services: unknown service 'mongodb' (venv, redis, postgresql, "
-                           "rsyslog, chromium)\n")
+                           "rsyslog, chromium, valgrind)\n")
 
 
 def test_make_test_stops_at_the_services_step_before_any_test(

@@ -222,19 +222,40 @@ class LazyRequestContext(RequestContext):
                 object.__setattr__(self, slot, object.__getattribute__(full, slot))
 
 
-_current: ContextVar[RequestContext | None] = ContextVar("secmon_request", default=None)
+# The request being handled in this thread or task: its RequestContext, or the framework's
+# own per-request object (an ASGI scope) when the adapter registered a way to make the
+# context from it. Binding the framework's object allocates nothing, so a request that
+# emits no event never builds a context; read it through current(), never directly.
+_current: ContextVar[object] = ContextVar("secmon_request", default=None)
+_sources: dict[type, Callable[[Any], RequestContext]] = {}
+
+
+def register_source(kind: type, context_of: Callable[[Any], RequestContext]) -> None:
+    """Let an adapter bind objects of type ``kind``; ``context_of(obj)`` makes (and keeps,
+    in ``obj``) the request's context the first time an event needs it."""
+    _sources[kind] = context_of
 
 
 def current() -> RequestContext | None:
     """The context of the request being handled in this thread or task, if any."""
-    return _current.get()
+    value = _current.get()
+    if value is None or isinstance(value, RequestContext):
+        return value
+    context_of = _sources.get(type(value))
+    if context_of is None:
+        return None
+    try:
+        context = context_of(value)
+    except Exception:  # a request object off its framework's spec: no context, no failure
+        return None
+    return context if isinstance(context, RequestContext) else None
 
 
-def bind_request(context: RequestContext) -> Token[RequestContext | None]:
+def bind_request(context: RequestContext) -> Token[object]:
     return _current.set(context)
 
 
-def reset_request(token: Token[RequestContext | None]) -> None:
+def reset_request(token: Token[object]) -> None:
     try:
         _current.reset(token)
     except ValueError:
@@ -256,7 +277,7 @@ def set_user(user_id: Any = None, username: Any = None) -> None:
 
     Outside a request this binds a context for the current thread or task.
     """
-    context = _current.get()
+    context = current()
     if context is None:
         context = RequestContext()
         _current.set(context)
@@ -265,7 +286,7 @@ def set_user(user_id: Any = None, username: Any = None) -> None:
 
 def bind(**fields: Any) -> None:
     """Add fields to every event of the current request (or thread/task)."""
-    context = _current.get()
+    context = current()
     if context is None:
         context = RequestContext()
         _current.set(context)

@@ -106,7 +106,7 @@ class Pipeline:
                 level = "warning" if level == "warn" else spec.level
             if "event" in fields:
                 message = fields.pop("event")
-            ctx = _context._current.get()
+            ctx = _context.current()
             if ctx is not None:
                 ctx.emitted.add(spec.name)
             getattr(self._logger, level)(message, _spec=spec, _audit=audit, **fields)
@@ -119,7 +119,7 @@ class Pipeline:
         One denial, one event: an application hook (``secmon.access_denied`` before
         raising) is more specific than what the exception or the status says later.
         """
-        ctx = _context._current.get()
+        ctx = _context.current()
         if ctx is not None and event_type in ctx.emitted:
             return
         self.emit(event_type, **fields)
@@ -129,7 +129,7 @@ class Pipeline:
         if self.engine is None or not self.settings.enabled or withheld:
             return
         try:
-            ctx = _context._current.get()
+            ctx = _context.current()
             if ctx is not None:
                 fields = {**ctx.fields(self.settings), **fields}
             self.engine.signal(name, fields)
@@ -154,7 +154,7 @@ class Pipeline:
             "app": self._app,
         }
         body: dict[str, Any] = {}
-        ctx = _context._current.get()
+        ctx = _context.current()
         if ctx is not None:
             for key, value in ctx.fields(self.settings).items():
                 if key in _RESOLVED_FIELDS:
@@ -383,7 +383,7 @@ def configure(settings: Settings | Mapping[str, Any] | None = None, /, **kwargs:
 
 def get_pipeline() -> Pipeline:
     """The pipeline for the current request (if an adapter bound one), else the process one."""
-    ctx = _context._current.get()
+    ctx = _context.current()
     if ctx is not None and ctx.pipeline is not None:
         return cast(Pipeline, ctx.pipeline)
     pipeline = _current

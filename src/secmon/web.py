@@ -35,7 +35,7 @@ def report_status(status: int, **fields: Any) -> None:
     """
     try:
         pipeline = get_pipeline()
-        ctx = _context._current.get()
+        ctx = _context.current()
         if ctx is not None:
             ctx.status = status
         if status == 404:
@@ -66,7 +66,7 @@ def exception_fields(exc: BaseException) -> dict[str, Any]:
 def report_exception(exc: BaseException, **fields: Any) -> None:
     """One ``secmon_app_exception`` event for an unhandled exception (sanitized)."""
     try:
-        ctx = _context._current.get()
+        ctx = _context.current()
         if ctx is not None:
             if "secmon_app_exception" in ctx.emitted:
                 return

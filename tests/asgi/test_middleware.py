@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -23,7 +24,9 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 import secmon
+from secmon import context as _context
 from secmon.asgi import SecMonMiddleware
+from secmon.asgi.scope import CONTEXT_KEY, STATUS_KEY
 from secmon.config import ConfigError
 from secmon.context import current
 from secmon.pipeline import Pipeline
@@ -410,6 +413,66 @@ def test_context_is_per_request_under_concurrency(configured: Pipeline) -> None:
     assert all(by_request[e["request_id"]] == e["user_id"] for e in denials)
     failure = failures[0]
     assert failure["username_hash"] == configured.hash_username(f"name{failure['user_id'][4:]}")
+
+
+def test_a_benign_request_makes_no_context(configured: Pipeline) -> None:
+    """Only the scope is bound; the status is kept in it for any later event."""
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(_context._current.get())
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    scope = http_scope()
+    assert status_of(asyncio.run(call(SecMonMiddleware(app), scope))) == 200
+    assert seen == [scope]
+    assert CONTEXT_KEY not in scope
+    assert scope[STATUS_KEY] == 200
+
+
+def test_one_context_per_request_made_by_the_first_event(
+    configured: Pipeline, secmon_events: CapturedEvents
+) -> None:
+    """The handler, a task it spawns, a sync endpoint's thread and an event after the
+    response all see one context, made from the scope when the first of them needs it."""
+    contexts: list[Any] = []
+
+    def in_thread() -> None:
+        contexts.append(current())
+        secmon.sensitive_read(resource_type="report", resource_id="thread")
+
+    async def after_response() -> None:
+        contexts.append(current())
+        secmon.sensitive_read(resource_type="report", resource_id="after")
+
+    async def endpoint(request: Request) -> Response:
+        contexts.append(current())
+        secmon.set_user("erin")
+        await asyncio.create_task(asyncio.to_thread(in_thread))
+        return PlainTextResponse("ok", status_code=201, background=BackgroundTask(after_response))
+
+    app = Starlette(routes=[Route("/", endpoint)], middleware=[Middleware(SecMonMiddleware)])
+    scope = http_scope()
+    asyncio.run(call(app, scope))
+    assert len({id(context) for context in contexts}) == 1
+    assert contexts[0] is scope[CONTEXT_KEY]
+    thread, after = secmon_events
+    assert (thread["resource_id"], thread["user_id"], "status" in thread) == (
+        "thread", "erin", False)
+    assert (after["resource_id"], after["user_id"], after["status"]) == ("after", "erin", 201)
+
+
+def test_a_scope_off_the_spec_gives_no_context_and_no_failure(
+    configured: Pipeline, secmon_events: CapturedEvents
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope[CONTEXT_KEY] = "not a context"  # what a misbehaving layer might leave
+        secmon.sensitive_read(resource_type="report", resource_id=1)
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    assert status_of(asyncio.run(call(SecMonMiddleware(app), http_scope()))) == 200
+    [event] = secmon_events
+    assert (event["resource_id"], event["path"]) == (1, "/")
 
 
 def test_context_is_unbound_after_each_request(configured: Pipeline) -> None:

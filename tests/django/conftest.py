@@ -68,8 +68,8 @@ SETTINGS = {
 
 if not settings.configured:
     settings.configure(**SETTINGS)
-    # SecmonConfig.ready() reads SECMON_* from the environment, where this suite keeps its own
-    # SECMON_TEST_* variables; every test starts without them, and so does setup.
+    # SecmonConfig.ready() reads SECMON_* from the environment, which may hold a
+    # developer's own settings; every test starts without them, and so does setup.
     with pytest.MonkeyPatch.context() as env:
         for name in [name for name in os.environ if name.startswith("SECMON_")]:
             env.delenv(name)

@@ -14,7 +14,7 @@ from ..pipeline import Pipeline, current_pipeline, emit_once, get_pipeline
 from ..web import STATUS_EVENTS, report_exception, report_status
 from .multipart import MultipartInspector
 from .ratelimit import limit_fields
-from .scope import ScopeContext
+from .scope import STATUS_KEY, ScopeContext
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 # Statuses worth a look: the ones that map to events, and 404 (a scanning signal).
@@ -77,21 +77,22 @@ class SecMonMiddleware:
                 await self.app(scope, receive, send)
             return
 
-        # The hot path. A benign request pays for the context object (two attribute
-        # stores), one contextvar set/reset and a look at the status; the rest of the
-        # context is built from the scope only when an event needs it.
-        context = ScopeContext(scope, self.pipeline)
+        # The hot path. A benign request binds its scope as the current request (one
+        # contextvar set/reset, no object made: the context is built from the scope only
+        # when an event needs one) and stores the status in the scope.
 
         # A plain function that returns the server's awaitable: one coroutine fewer per
         # message than an `async def` wrapper, and the same to whoever awaits it.
         def send_watching_status(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
-                status = context.status = message["status"]
+                status = scope[STATUS_KEY] = message["status"]
                 if status in _REPORTED_STATUSES:
                     _report_status(scope, status)
             return send(message)
 
-        token = _current.set(context)
+        # An app with settings of its own binds a context that carries its pipeline.
+        pipeline = self.pipeline
+        token = _current.set(scope if pipeline is None else ScopeContext(scope, pipeline))
         inspector = None
         try:
             if scope["method"] not in _WITHOUT_BODY:

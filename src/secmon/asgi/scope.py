@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ..context import LazyRequestContext
+from ..context import LazyRequestContext, register_source
 
 if TYPE_CHECKING:
     from .types import Scope
+
+# Where a request's scope keeps what secmon knows of it: the context, once an event made
+# one, and the response status (a plain store for a benign request, read by later events).
+CONTEXT_KEY = "secmon.context"
+STATUS_KEY = "secmon.status"
 
 
 class ScopeContext(LazyRequestContext):
@@ -16,11 +21,21 @@ class ScopeContext(LazyRequestContext):
 
     Besides what the scope says (method, path, peer, query, host, route), it
     reads headers from the scope on demand and the user from ``scope["user"]``
-    (Starlette's ``AuthenticationMiddleware``).
+    (Starlette's ``AuthenticationMiddleware``). The response status lives in the
+    scope, where the middleware puts it without making a context.
     """
 
     __slots__ = ()
     source: Scope
+
+    @property
+    def status(self) -> int | None:
+        status: int | None = self.source.get(STATUS_KEY)
+        return status
+
+    @status.setter
+    def status(self, value: int | None) -> None:
+        self.source[STATUS_KEY] = value
 
     def resolve(self) -> dict[str, Any]:
         scope = self.source
@@ -60,3 +75,19 @@ def _attribute(user: Any, *names: str) -> Any:
         if value is not None:
             return value
     return None
+
+
+def context_of(scope: Scope) -> ScopeContext:
+    """The context of the request ``scope`` belongs to: made on first use, then kept in it."""
+    context = scope.get(CONTEXT_KEY)
+    if context is None:
+        # setdefault: two threads of one request (a sync endpoint's, a background task's)
+        # that both get here first still end up with the same context.
+        context = scope.setdefault(CONTEXT_KEY, ScopeContext(scope))
+    if not isinstance(context, ScopeContext):  # something else took the key: ours wins
+        context = scope[CONTEXT_KEY] = ScopeContext(scope)
+    return context
+
+
+# SecMonMiddleware binds the scope itself (a dict) as the current request.
+register_source(dict, context_of)
