@@ -19,7 +19,7 @@ from secmon.context import RequestContext, request_context
 from secmon.events import lookup
 from secmon.pipeline import Pipeline
 
-from .common import Result, harness_variable, interleaved_ns, per_call_ns
+from .common import Result, interleaved_ns, per_call_ns
 
 REDIS_URL = os.environ.get("BENCH_SECMON_REDIS_URL", "redis://127.0.0.1:6379/15")
 NUMBER = 20_000
