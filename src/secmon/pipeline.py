@@ -134,13 +134,16 @@ class Pipeline:
 
     def signal(self, name: str, **fields: Any) -> None:
         """Feed detection something that is not an event of its own (e.g. one 404)."""
-        if self.engine is None or not self.settings.enabled:
+        engine = self.engine
+        if engine is None or not self.settings.enabled:
             return
         try:
             ctx = _context._current.get()
             if ctx is not None:
-                fields = {**ctx.fields(self.settings), **fields}
-            self.engine.signal(name, fields)
+                # No event is written: ask for the user only if a rule counts by user.
+                user = engine.signal_needs_user(name)
+                fields = {**ctx.fields(self.settings, user=user), **fields}
+            engine.signal(name, fields)
         except Exception as exc:
             self.report_error("detection", exc)
 
