@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from flask import Flask, abort, request, session
+from flask import Flask, abort, g, request, session
+from flask.globals import request_ctx
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -20,6 +21,7 @@ from flask_login import (
 
 import secmon
 from secmon.flask import SecMon
+from secmon.flask.login import current_user_fields
 from secmon.testing import CapturedEvents
 
 from ..conftest import read_lines
@@ -125,7 +127,9 @@ def test_events_after_login_carry_the_current_user(
     assert denial["event"] == "access denied for user id 2 from 127.0.0.1 (reason: forbidden)"
 
 
-def test_the_user_is_loaded_only_when_an_event_needs_it(make_app: AppFactory) -> None:
+def test_events_never_load_the_user(
+    make_app: AppFactory, secmon_events: CapturedEvents
+) -> None:
     app = make_app()
     manager = wire_login(app)
     loads: list[str] = []
@@ -135,21 +139,74 @@ def test_the_user_is_loaded_only_when_an_event_needs_it(make_app: AppFactory) ->
         loads.append(user_id)
         return USERS.get(user_id)
 
-    @app.route("/public")
-    def public() -> str:
-        return "hello"
-
     @app.route("/deny")
     def deny() -> str:
         abort(403)  # the view never looks at current_user
 
     client = app.test_client()
     log_in(client, "alice")
-    client.get("/public")
-    assert loads == []
+    secmon_events.clear()
 
-    client.get("/deny")
-    assert loads == ["1"]
+    response = client.get("/deny")
+
+    assert response.status_code == 403
+    assert loads == []
+    (event,) = secmon_events
+    assert event["user_id"] == "1"  # the id the session was logged in with
+
+
+def test_reading_the_session_user_leaves_the_session_unread(app: Flask) -> None:
+    client = app.test_client()
+    log_in(client, "alice")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+
+    with app.test_request_context(headers={"Cookie": f"session={cookie.value}"}):
+        opened = vars(request_ctx._get_current_object())
+        stored = opened.get("_session", opened.get("session"))
+        assert current_user_fields() == ("1", None)
+        assert stored.accessed is False  # no "Vary: Cookie" on account of secmon
+        assert "_login_user" not in g  # and Flask-Login has not loaded anyone
+
+
+def test_events_take_the_user_the_app_loaded(
+    app: Flask, secmon_events: CapturedEvents
+) -> None:
+    @app.route("/profile")
+    def profile() -> str:
+        name = current_user.name
+        secmon.sensitive_read(resource_type="profile", resource_id=name)
+        return name
+
+    client = app.test_client()
+    log_in(client, "bob")
+    client.get("/profile")
+
+    assert secmon_events[-1]["user_id"] == "2"
+
+
+def test_a_remember_cookie_names_the_user_before_it_is_loaded(
+    app: Flask, secmon_events: CapturedEvents
+) -> None:
+    @app.route("/deny")
+    def deny() -> str:
+        abort(403)
+
+    first = app.test_client()
+    log_in(first, "alice", remember="y")
+    remember = first.get_cookie("remember_token")
+    assert remember is not None
+    later = app.test_client()
+    later.set_cookie("remember_token", remember.value)
+    forged = app.test_client()
+    forged.set_cookie("remember_token", "2|not-the-signature")
+
+    later.get("/deny")
+    forged.get("/deny")
+
+    named, unnamed = secmon_events.of_type("authz_fail")
+    assert named["user_id"] == "1"
+    assert "user_id" not in unnamed
 
 
 def test_signals_outside_a_request_go_to_the_apps_own_pipeline(
