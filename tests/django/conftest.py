@@ -6,6 +6,7 @@ test runs in a transaction that is rolled back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +68,14 @@ SETTINGS = {
 
 if not settings.configured:
     settings.configure(**SETTINGS)
-    django.setup()
+    # SecmonConfig.ready() reads SECMON_* from the environment, where the suite's own
+    # options (SECMON_TEST_PG_DATABASE, ...) are no settings of secmon's.
+    hidden = {name: os.environ.pop(name) for name in list(os.environ)
+              if name.startswith("SECMON_")}
+    try:
+        django.setup()
+    finally:
+        os.environ.update(hidden)
     # SecmonConfig.ready() configured secmon; each test starts from none, as elsewhere.
     if _pipeline._current is not None:
         _pipeline._current.close(timeout=1.0)
