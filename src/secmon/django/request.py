@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from functools import lru_cache, partial
 from typing import Any
 
-from django.contrib.auth import SESSION_KEY, get_user_model
 from django.utils.functional import SimpleLazyObject, empty
 
 from ..context import LazyRequestContext, RequestContext, bind_request, current, reset_request
@@ -73,6 +72,8 @@ def load_user(request: Any) -> tuple[Any, Any] | None:
 
 def _session_user(request: Any) -> tuple[Any, Any] | None:
     """The id ``login()`` stored in the session, if the session was loaded already."""
+    from django.contrib.auth import SESSION_KEY, get_user_model
+
     loaded = getattr(request.__dict__.get("session"), "__dict__", {}).get("_session_cache")
     stored = loaded.get(SESSION_KEY) if isinstance(loaded, dict) else None
     if stored is None:
