@@ -43,13 +43,13 @@ WINDOWS_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(500)
 
 
 class User(UserMixin):
-    def __init__(self, user_id: str, name: str, admin: bool) -> None:
+    def __init__(self, user_id: int, name: str, admin: bool) -> None:
         self.id = user_id
         self.name = name
         self.admin = admin
 
 
-USERS = {"1": User("1", "alice", True), "2": User("2", "bob", False)}
+USERS = {"1": User(1, "alice", True), "2": User(2, "bob", False)}  # by get_id()
 TOKENS = {"token-of-bob": USERS["2"]}
 
 
@@ -308,4 +308,4 @@ def test_the_requests_do_make_secmon_write_events(
     assert {"authn_login_success", "session_expired", "authz_fail", "input_validation_fail",
             "upload_complete", "upload_validation", "secmon_app_exception"} <= written
     denial = next(e for e in secmon_events if e.get("path") == "/forbidden")
-    assert denial["user_id"] == "1"  # read from the session, without loading the user
+    assert denial["user_id"] == 1  # read from the session, without loading the user

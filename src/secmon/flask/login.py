@@ -63,9 +63,9 @@ def current_user_fields() -> tuple[Any, Any] | None:
 def _stored_user_id(app: Flask) -> Any:
     """The id the session holds for its user, or the remember cookie does; None if neither.
 
-    That id is the user's ``get_id()``, the ``id`` the other events log for a user of
-    Flask-Login's ``UserMixin`` (as a string). Flask-Security stores ``fs_uniquifier``
-    there instead, which is not the id to log: for its apps only a loaded user counts.
+    That id is the user's ``get_id()``, which for Flask-Login's ``UserMixin`` is the ``id``
+    other events log (see :func:`as_logged`). Flask-Security stores ``fs_uniquifier`` there
+    instead, which is not the id to log: for its apps only a loaded user counts.
     """
     if "security" in app.extensions:
         return None
@@ -81,7 +81,18 @@ def _stored_user_id(app: Flask) -> Any:
         cookie = request.cookies.get(app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME))
         if cookie:
             found = decode_cookie(cookie)  # checks the cookie's signature, touches nothing
-    return found
+    return as_logged(found)
+
+
+def as_logged(stored: Any) -> Any:
+    """A stored ``get_id()`` as the events of loaded users name it: "42" is user id 42.
+
+    ``UserMixin.get_id()`` is ``str(user.id)``, and ids are mostly integers (database
+    keys); a number stays a number in every event of the user, loaded or not.
+    """
+    if isinstance(stored, str) and stored.isdecimal() and str(int(stored)) == stored:
+        return int(stored)
+    return stored
 
 
 @guarded("flask.login")
@@ -141,7 +152,8 @@ def _session_protected(app: Flask, **_: Any) -> None:
         # Flask-Login also sends this for sessions without a user (a logged-out session,
         # an anonymous one holding a CSRF token): nothing was protected there.
         return
-    _settle_user(None if ended else uid)
+    if ended:
+        _settle_user(None)  # logged out; with "basic" the user Flask-Login now loads counts
     emit_for(
         app,
         "session_expired" if ended else "session_renewed",
@@ -174,8 +186,9 @@ def _unmarked_session() -> Any:
 def _session_user(app: Flask, *, cleared: bool) -> tuple[bool, Any]:
     """Whether the session was logged in when protection kicked in, and the id to log.
 
-    The app's user loader is not asked: Flask-Login is loading the user already, and a
-    second call could do whatever that loader does twice.
+    The id is the session's (``get_id()``, see :func:`as_logged`); the user loader is not
+    asked, as Flask-Login is loading the user already and a second call would do whatever
+    that loader does twice.
     """
     if cleared:
         # "strong" protection has already emptied the session: read it from the request again.
@@ -185,12 +198,11 @@ def _session_user(app: Flask, *, cleared: bool) -> tuple[bool, Any]:
         stored = session.get("_user_id")
     if stored is None:
         return False, None
-    return True, None if "security" in app.extensions else stored
+    return True, None if "security" in app.extensions else as_logged(stored)
 
 
 def _settle_user(uid: Any) -> None:
-    # These signals fire while Flask-Login is still loading the user: reading
-    # current_user for the event would start that loading again (and the signal).
+    # Who the request's user is from here on, whatever the session still says.
     ctx = _context.current()
     if ctx is not None:
         ctx.set_user(uid)
