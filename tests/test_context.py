@@ -56,18 +56,26 @@ def test_client_ip_behind_trusted_proxy_keeps_the_peer_too() -> None:
     assert settings.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"),)
 
 
-def test_user_loader_runs_once_and_only_when_needed() -> None:
+def test_user_loader_is_asked_per_event_until_the_user_is_set() -> None:
+    # The loader reports what the app has loaded so far: later events may know more.
+    known: list[tuple[int, str] | None] = [None]
     calls = []
 
-    def load() -> tuple[int, str]:
+    def load() -> tuple[int, str] | None:
         calls.append(1)
-        return 7, "alice"
+        return known[0]
 
     ctx = RequestContext(method="GET", user_loader=load)
     assert calls == []
+    assert "user_id" not in ctx.fields(SETTINGS)
+    known[0] = (7, "alice")
     assert ctx.fields(SETTINGS)["user_id"] == 7
-    ctx.fields(SETTINGS)
-    assert calls == [1]
+    assert "user_id" not in ctx.fields(SETTINGS, user=False)
+    assert len(calls) == 2
+    ctx.set_user(8)
+    assert ctx.fields(SETTINGS)["user_id"] == 8
+    assert ctx.fields(SETTINGS, user=False)["user_id"] == 8
+    assert len(calls) == 2
 
 
 def test_failing_user_loader_and_header_getter_do_not_raise() -> None:

@@ -35,6 +35,10 @@ class RequestContext:
     ``pipeline`` is the :class:`secmon.pipeline.Pipeline` an adapter binds to its
     requests (several Flask apps in one process). The pipeline reads the context,
     not the other way round: to this module it is an opaque reference.
+
+    The user loader reports only what the app itself has loaded by then (it must
+    not load anything: that would change what the app does), so it is asked
+    again for each event until :meth:`set_user` says who the user is.
     """
 
     __slots__ = (
@@ -42,8 +46,8 @@ class RequestContext:
         "_fields",
         "_header",
         "_request_id",
-        "_user_loaded",
         "_user_loader",
+        "_user_set",
         "emitted",
         "extra",
         "host",
@@ -85,7 +89,7 @@ class RequestContext:
         self.emitted: set[str] = set()
         self._header = header
         self._user_loader = user_loader
-        self._user_loaded = user_loader is None
+        self._user_set = False
         self._request_id: str | None = None
         self._client_ip: str | None = None
         self._fields: dict[str, Any] | None = None
@@ -126,31 +130,24 @@ class RequestContext:
     def set_user(self, user_id: Any = None, username: Any = None) -> None:
         self.user_id = user_id
         self.username = username
-        self._user_loaded = True
-        self._fields = None
+        self._user_set = True
 
-    def _load_user(self) -> None:
-        self._user_loaded = True
-        if self._user_loader is None:
-            return
-        loaded = self._user_loader()
-        if loaded is not None:
-            self.user_id, self.username = loaded
+    def _loaded_user(self) -> tuple[Any, Any]:
+        if self._user_set or self._user_loader is None:
+            return self.user_id, self.username
+        try:
+            loaded = self._user_loader()
+        except Exception:
+            loaded = None
+        return loaded if loaded is not None else (None, None)
 
-    def fields(self, settings: Settings) -> dict[str, Any]:
-        """The context's event fields (raw: the pipeline sanitizes them with the event)."""
-        if not self._user_loaded:
-            try:
-                self._load_user()
-            except Exception:
-                self.user_id = None
-            self._fields = None
+    def fields(self, settings: Settings, *, user: bool = True) -> dict[str, Any]:
+        """The context's event fields (raw: the pipeline sanitizes them with the event).
+
+        ``user=False`` leaves the user loader alone (detection signals keyed by address).
+        """
         if self._fields is None:
             fields: dict[str, Any] = {}
-            if self.user_id is not None:
-                fields["user_id"] = self.user_id
-            if self.username is not None:
-                fields["username"] = self.username
             if self.method is not None or self.path is not None or self.peer is not None:
                 source_ip = self.client_ip(settings)
                 fields["source_ip"] = source_ip
@@ -170,9 +167,18 @@ class RequestContext:
                 fields["route"] = self.route
             fields.update(self.extra)
             self._fields = fields
+        user_id, username = self._loaded_user() if user else (self.user_id, self.username)
+        if user_id is None and username is None and self.status is None:
+            return self._fields
+        result: dict[str, Any] = {}
+        if user_id is not None:
+            result["user_id"] = user_id
+        if username is not None:
+            result["username"] = username
+        result.update(self._fields)
         if self.status is not None:
-            return {**self._fields, "status": self.status}
-        return self._fields
+            result["status"] = self.status
+        return result
 
     def bind(self, **fields: Any) -> None:
         self.extra.update(fields)

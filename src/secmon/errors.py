@@ -19,7 +19,7 @@ def write_stderr_line(text: str) -> None:
     """Last-resort diagnostics that must not fail (secmon reporting its own trouble)."""
     try:
         os.write(2, (text.rstrip("\n") + "\n").encode("utf-8", "backslashreplace"))
-    except OSError:
+    except Exception:  # noqa: S110 - a closed or refused stderr leaves nowhere to say it
         pass
 
 

@@ -126,13 +126,16 @@ class Pipeline:
 
     def signal(self, name: str, **fields: Any) -> None:
         """Feed detection something that is not an event of its own (e.g. one 404)."""
-        if self.engine is None or not self.settings.enabled or withheld:
+        engine = self.engine
+        if engine is None or not self.settings.enabled or withheld:
             return
         try:
             ctx = _context.current()
             if ctx is not None:
-                fields = {**ctx.fields(self.settings), **fields}
-            self.engine.signal(name, fields)
+                # No event is written: ask for the user only if a rule counts by user.
+                user = engine.signal_needs_user(name)
+                fields = {**ctx.fields(self.settings, user=user), **fields}
+            engine.signal(name, fields)
         except Exception as exc:
             self.report_error("detection", exc)
 
@@ -197,15 +200,18 @@ class Pipeline:
         is off."""
         from .detect import DetectionEngine, build_rules
         from .detect.options import load_callable
-        from .outputs.alerts import build_alert
 
         rules = build_rules(settings)
         if not rules:
             return None
-        alerts = [
-            build_alert(f"ALERTS[{index}]", spec, settings)
-            for index, spec in enumerate(settings.alerts)
-        ]
+        alerts = []
+        if settings.alerts:  # their module brings httpx, a fifth of a second to import
+            from .outputs.alerts import build_alert
+
+            alerts = [
+                build_alert(f"ALERTS[{index}]", spec, settings)
+                for index, spec in enumerate(settings.alerts)
+            ]
         return DetectionEngine(
             settings,
             rules,

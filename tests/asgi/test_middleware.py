@@ -331,6 +331,26 @@ def test_shutdown_checkpoints_the_audit_chain_before_the_server_exits(tmp_path: 
     assert checkpoint["seq"] == 1
 
 
+def test_shutdown_under_another_event_loop_settles_in_place(tmp_path: Path) -> None:
+    # trio (under hypercorn) runs no asyncio loop: the shutdown must still go through.
+    secmon.configure(log_dir=tmp_path, environment="test", audit_key="k" * 32)
+    secmon.emit("user_created", user_id=1)
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    running = SecMonMiddleware(app)(scope, None, send)  # type: ignore[arg-type]
+    with pytest.raises(StopIteration):
+        running.send(None)  # driven by hand, as a loop other than asyncio would
+    assert sent == [{"type": "lifespan.shutdown.complete"}]
+    assert (tmp_path / "audit.checkpoints").read_text()
+
+
 def test_lifespan_of_a_starlette_app_runs(configured: Pipeline) -> None:
     events: list[str] = []
 

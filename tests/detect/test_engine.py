@@ -7,8 +7,12 @@ from typing import Any
 import pytest
 
 import secmon
+from secmon import web
 from secmon.config import ConfigError
+from secmon.context import RequestContext, request_context
 from secmon.detect import Alert
+from secmon.detect.engine import DetectionEngine
+from secmon.detect.rule import WindowRule
 from secmon.testing import CapturedEvents
 
 from .conftest import Backend, fail_login, respond
@@ -142,6 +146,60 @@ def test_usernames_in_signals_are_hashed_like_events(memory: Backend) -> None:
     pipeline.signal("http_404", username="alice", source_ip="192.0.2.1")
     assert seen[0]["username_hash"] == pipeline.hash_username("alice")
     assert "username" not in seen[0]
+
+
+def test_a_404_asks_for_the_user_only_when_detection_writes_an_event(
+    memory: Backend, secmon_events: CapturedEvents
+) -> None:
+    # Scanning counts by address: a 404 that only feeds the count must not load a user.
+    memory.configure(detection={"excess_404": {"threshold": 2}})
+    asked: list[int] = []
+
+    def load() -> tuple[int, None]:
+        asked.append(1)
+        return 5, None
+
+    def not_found() -> None:
+        with request_context(RequestContext(method="GET", path="/x", peer="192.0.2.1",
+                                            user_loader=load)):
+            web.report_status(404)
+
+    not_found()
+    assert asked == []
+    not_found()
+    [fired] = secmon_events.of_type("malicious_excess_404")
+    assert fired["user_id"] == 5
+    assert asked == [1]
+
+
+class NotFoundPerUser(WindowRule):
+    """A signal rule that counts by user, as an application's own rule may."""
+
+    name = "not_found_per_user"
+    event_type = "malicious_excess_404"
+    signals = frozenset({"http_404"})
+    keys = ("user",)
+    defaults = {"threshold": 1, "window": 60.0}
+
+
+def test_a_signal_rule_counting_by_user_gets_the_user(
+    memory: Backend, secmon_events: CapturedEvents
+) -> None:
+    pipeline = memory.configure(detection={"excess_404": False})
+    assert pipeline.engine is not None
+    engine = DetectionEngine(
+        pipeline.settings, [NotFoundPerUser({}, pipeline.settings)], [],
+        emit=pipeline.emit, report_error=pipeline.report_error,
+        hash_username=pipeline.hash_username, redactor=pipeline.redactor,
+        state=pipeline.engine.state,
+    )
+    pipeline.engine = engine
+    assert engine.signal_needs_user("http_404")
+    with request_context(RequestContext(method="GET", path="/x", peer="192.0.2.1",
+                                        user_loader=lambda: (5, None))):
+        web.report_status(404)
+    [fired] = secmon_events.of_type("malicious_excess_404")
+    assert fired["subject"] == "user_id=5"
 
 
 def test_alert_destinations_do_not_belong_in_outputs(receiver: Receiver) -> None:

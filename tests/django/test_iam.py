@@ -99,6 +99,36 @@ def test_login_bookkeeping_costs_no_query_and_no_event(bob: Any,
     assert secmon_events == []
 
 
+def test_a_change_is_found_without_a_query(bob: Any, secmon_events: CapturedEvents) -> None:
+    loaded = User.objects.get(pk=bob.pk)
+    loaded.is_staff = True
+    with CaptureQueriesContext(connection) as queries:
+        loaded.save()
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    [event] = secmon_events
+    assert event["changes"] == {"is_staff": {"before": False, "after": True}}
+
+
+def test_changes_count_from_the_last_save(bob: Any, secmon_events: CapturedEvents) -> None:
+    bob.first_name = "Bob"
+    bob.is_staff = True
+    bob.save(update_fields=["first_name"])  # is_staff is changed, but not saved yet
+    bob.save()
+    assert secmon_events.types() == ["user_updated", "privilege_permissions_changed"]
+    assert secmon_events[0]["changed_fields"] == ["first_name"]
+
+
+def test_fields_deferred_when_loaded_are_read_from_the_row(
+    bob: Any, secmon_events: CapturedEvents
+) -> None:
+    partial = User.objects.only("username").get(pk=bob.pk)
+    partial.is_superuser = True
+    partial.save()
+    [event] = secmon_events
+    assert event["event_type"] == "privilege_permissions_changed"
+    assert event["changes"] == {"is_superuser": {"before": False, "after": True}}
+
+
 @pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
 def test_privilege_flips_have_before_and_after(bob: Any, secmon_events: CapturedEvents,
                                                flag: str) -> None:

@@ -10,7 +10,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connection
+from django.http import HttpRequest
 from django.test import AsyncClient, Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 import secmon
 from secmon.config import Settings
@@ -137,33 +140,59 @@ def test_unhandled_exception_is_one_sanitized_error(
     assert "hunter2" not in text
 
 
-def test_user_id_is_read_only_when_an_event_needs_it(
+def test_events_name_the_user_the_app_loaded_and_load_nobody(
     client: Client, configured: Pipeline, secmon_events: CapturedEvents
 ) -> None:
     user = get_user_model().objects.create_user("mallory", password="x" * 12)
     client.force_login(user)
     secmon_events.clear()
-    benign = client.get("/hello/")
-    assert "Cookie" not in benign.get("Vary", "")  # the session (and user) were not read
-    denied = client.get("/invoices/3/")
-    assert "Cookie" not in denied.get("Vary", "")  # reading it for the event changed nothing
-    [event] = secmon_events
-    assert event["user_id"] == user.pk
+
+    with CaptureQueriesContext(connection) as queries:
+        denied = client.get("/invoices/3/")  # the view never looks at request.user
+    assert len(queries) == 0
+    assert "Cookie" not in denied.get("Vary", "")
+    assert "user_id" not in secmon_events[-1]  # nobody loaded it: secmon does not either
+
+    client.get("/denied-after-looking/user/")
+    client.get("/denied-after-looking/session/")
+    events = secmon_events.of_type("authz_fail")
+    assert [e.get("user_id") for e in events] == [None, user.pk, user.pk]
 
 
-def test_user_read_by_monitoring_still_marks_the_session_for_the_app(client: Client) -> None:
-    user = get_user_model().objects.create_user("trudy", password="x" * 12)
-    client.force_login(user)
+def make_request(client: Client) -> HttpRequest:
     request = RequestFactory().get("/who/")
     request.COOKIES[settings.SESSION_COOKIE_NAME] = client.cookies[
         settings.SESSION_COOKIE_NAME].value
     SessionMiddleware(lambda r: None).process_request(request)
     AuthenticationMiddleware(lambda r: None).process_request(request)
+    return request
 
-    assert load_user(request) == (user.pk, None)
-    assert request.session.accessed is False
-    assert request.user.pk == user.pk  # the app reads it: now the session counts as read
-    assert request.session.accessed is True
+
+def test_the_user_loader_reads_only_what_the_app_loaded(client: Client) -> None:
+    user = get_user_model().objects.create_user("trudy", password="x" * 12)
+    client.force_login(user)
+
+    untouched = make_request(client)
+    with CaptureQueriesContext(connection) as queries:
+        assert load_user(untouched) is None
+    assert len(queries) == 0
+    assert untouched.session.accessed is False
+
+    session_read = make_request(client)
+    session_read.session.get("cart")  # the app looked at the session, not at the user
+    with CaptureQueriesContext(connection) as queries:
+        assert load_user(session_read) == (user.pk, None)
+    assert len(queries) == 0
+
+    user_read = make_request(client)
+    assert user_read.user.is_authenticated
+    assert load_user(user_read) == (user.pk, None)
+
+    anonymous = RequestFactory().get("/who/")
+    SessionMiddleware(lambda r: None).process_request(anonymous)
+    AuthenticationMiddleware(lambda r: None).process_request(anonymous)
+    assert not anonymous.user.is_authenticated
+    assert load_user(anonymous) is None
 
 
 def test_async_handler_runs_the_async_path(configured: Pipeline,

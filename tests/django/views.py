@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousFileOperation
 from django.core.files.uploadhandler import MemoryFileUploadHandler
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 from rest_framework import exceptions, serializers
 from rest_framework.generics import RetrieveAPIView
@@ -35,6 +44,14 @@ def emit_here(request: HttpRequest, pk: int) -> HttpResponse:
 
 def forbidden(request: HttpRequest, pk: int) -> HttpResponse:
     raise PermissionDenied("not your invoice")
+
+
+def denied_after_looking(request: HttpRequest, at: str) -> HttpResponse:
+    if at == "user":
+        request.user.is_authenticated  # noqa: B018 - the app evaluates the user
+    else:
+        request.session.get("cart")
+    raise PermissionDenied
 
 
 def forbidden_response(request: HttpRequest) -> HttpResponse:
@@ -77,6 +94,32 @@ def upload(request: HttpRequest) -> HttpResponse:
     for name in digests:
         secmon.emit("upload_stored", field=name)
     return JsonResponse(digests)
+
+
+@csrf_exempt
+@csrf_exempt
+def store(request: HttpRequest) -> HttpResponse:
+    """Uploads as an app without secmon would take them."""
+    return JsonResponse({name: [hashlib.sha256(f.read()).hexdigest(), f.name]
+                         for name, f in request.FILES.items()})
+
+
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    def rows() -> Iterator[str]:
+        yield "first,"
+        yield f"user={request.user.pk},"
+        yield "last"
+    return StreamingHttpResponse(rows(), content_type="text/csv")
+
+
+@login_required
+def private(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"hello {request.user.get_username()}")
+
+
+@require_POST
+def post_only(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("posted")
 
 
 @csrf_exempt

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from flask import Flask, abort, request, session
+from flask import Flask, abort, g, request, session
+from flask.globals import request_ctx
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -20,6 +21,7 @@ from flask_login import (
 
 import secmon
 from secmon.flask import SecMon
+from secmon.flask.login import as_logged, current_user_fields
 from secmon.testing import CapturedEvents
 
 from ..conftest import read_lines
@@ -29,13 +31,13 @@ PASSWORDS = {"alice": "alice-Pa55word!", "bob": "bob-Pa55word!"}
 
 
 class User(UserMixin):
-    def __init__(self, user_id: str, name: str, role: str) -> None:
+    def __init__(self, user_id: int, name: str, role: str) -> None:
         self.id = user_id
         self.name = name
         self.role = role
 
 
-USERS = {"1": User("1", "alice", "admin"), "2": User("2", "bob", "staff")}
+USERS = {"1": User(1, "alice", "admin"), "2": User(2, "bob", "staff")}  # by get_id()
 BY_NAME = {user.name: user for user in USERS.values()}
 
 
@@ -105,7 +107,7 @@ def test_login_success_is_a_signed_audit_event(
 
     (event,) = secmon_events
     assert event["event_type"] == "authn_login_success"
-    assert event["user_id"] == "1"
+    assert event["user_id"] == 1
     assert event["source_ip"] == "127.0.0.1"
     (audited,) = read_lines(log_dir / "audit.log")
     assert audited["event_type"] == "authn_login_success"
@@ -121,11 +123,13 @@ def test_events_after_login_carry_the_current_user(
     assert client.get("/admin").status_code == 403
 
     denial = secmon_events.of_type("authz_fail")[0]
-    assert denial["user_id"] == "2"
+    assert denial["user_id"] == 2
     assert denial["event"] == "access denied for user id 2 from 127.0.0.1 (reason: forbidden)"
 
 
-def test_the_user_is_loaded_only_when_an_event_needs_it(make_app: AppFactory) -> None:
+def test_events_never_load_the_user(
+    make_app: AppFactory, secmon_events: CapturedEvents
+) -> None:
     app = make_app()
     manager = wire_login(app)
     loads: list[str] = []
@@ -135,21 +139,74 @@ def test_the_user_is_loaded_only_when_an_event_needs_it(make_app: AppFactory) ->
         loads.append(user_id)
         return USERS.get(user_id)
 
-    @app.route("/public")
-    def public() -> str:
-        return "hello"
-
     @app.route("/deny")
     def deny() -> str:
         abort(403)  # the view never looks at current_user
 
     client = app.test_client()
     log_in(client, "alice")
-    client.get("/public")
-    assert loads == []
+    secmon_events.clear()
 
-    client.get("/deny")
-    assert loads == ["1"]
+    response = client.get("/deny")
+
+    assert response.status_code == 403
+    assert loads == []
+    (event,) = secmon_events
+    assert event["user_id"] == 1  # the id the session was logged in with
+
+
+def test_reading_the_session_user_leaves_the_session_unread(app: Flask) -> None:
+    client = app.test_client()
+    log_in(client, "alice")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+
+    with app.test_request_context(headers={"Cookie": f"session={cookie.value}"}):
+        opened = vars(request_ctx._get_current_object())
+        stored = opened.get("_session", opened.get("session"))
+        assert current_user_fields() == (1, None)
+        assert stored.accessed is False  # no "Vary: Cookie" on account of secmon
+        assert "_login_user" not in g  # and Flask-Login has not loaded anyone
+
+
+def test_events_take_the_user_the_app_loaded(
+    app: Flask, secmon_events: CapturedEvents
+) -> None:
+    @app.route("/profile")
+    def profile() -> str:
+        name = current_user.name
+        secmon.sensitive_read(resource_type="profile", resource_id=name)
+        return name
+
+    client = app.test_client()
+    log_in(client, "bob")
+    client.get("/profile")
+
+    assert secmon_events[-1]["user_id"] == 2
+
+
+def test_a_remember_cookie_names_the_user_before_it_is_loaded(
+    app: Flask, secmon_events: CapturedEvents
+) -> None:
+    @app.route("/deny")
+    def deny() -> str:
+        abort(403)
+
+    first = app.test_client()
+    log_in(first, "alice", remember="y")
+    remember = first.get_cookie("remember_token")
+    assert remember is not None
+    later = app.test_client()
+    later.set_cookie("remember_token", remember.value)
+    forged = app.test_client()
+    forged.set_cookie("remember_token", "2|not-the-signature")
+
+    later.get("/deny")
+    forged.get("/deny")
+
+    named, unnamed = secmon_events.of_type("authz_fail")
+    assert named["user_id"] == 1
+    assert "user_id" not in unnamed
 
 
 def test_signals_outside_a_request_go_to_the_apps_own_pipeline(
@@ -164,7 +221,7 @@ def test_signals_outside_a_request_go_to_the_apps_own_pipeline(
 
     (event,) = read_lines(tmp_path / "other" / "security.log")
     assert (event["event_type"], event["user_id"], event["app"]) == (
-        "authn_login_success", "2", "other")
+        "authn_login_success", 2, "other")
 
 
 def test_logout_ends_the_session(app: Flask, secmon_events: CapturedEvents) -> None:
@@ -175,7 +232,7 @@ def test_logout_ends_the_session(app: Flask, secmon_events: CapturedEvents) -> N
     logout = secmon_events[-1]
     assert logout["event_type"] == "session_expired"
     assert logout["reason"] == "logout"
-    assert logout["user_id"] == "1"
+    assert logout["user_id"] == 1
 
 
 def test_failed_login_through_the_helper(app: Flask, secmon_events: CapturedEvents) -> None:
@@ -220,7 +277,7 @@ def test_remember_cookie_renews_the_session(
     renewed = secmon_events[-1]
     assert renewed["event_type"] == "session_renewed"
     assert renewed["reason"] == "remember_cookie"
-    assert renewed["user_id"] == "1"
+    assert renewed["user_id"] == 1
 
 
 def test_strong_session_protection_ends_a_session_used_from_elsewhere(
@@ -319,3 +376,11 @@ def test_without_flask_login_installed(
     (event,) = secmon_events
     assert event["event_type"] == "authz_fail"
     assert "user_id" not in event
+
+
+@pytest.mark.parametrize(("stored", "logged"), [
+    ("42", 42), ("0", 0), ("007", "007"), ("a1f3-uuid", "a1f3-uuid"), ("\u0663", "\u0663"),
+])
+def test_a_stored_id_is_logged_as_user_ids_are(stored: str, logged: object) -> None:
+    assert as_logged(stored) == logged
+    assert type(as_logged(stored)) is type(logged)

@@ -147,8 +147,7 @@ class SecMonMiddleware:
             if message["type"] == "lifespan.shutdown.complete":
                 pipeline = self.pipeline or current_pipeline()
                 if pipeline is not None:
-                    loop = asyncio.get_running_loop()
-                    await loop.run_in_executor(None, pipeline.settle, SHUTDOWN_TIMEOUT)
+                    await _settle(pipeline)
             await send(message)
 
         return send_after_settling
@@ -174,6 +173,24 @@ async def _refuse(error: ConfigError, scope: Scope, receive: Receive, send: Send
     message = await receive()
     if message["type"] == "lifespan.startup":
         await send({"type": "lifespan.startup.failed", "message": str(error)})
+
+
+async def _settle(pipeline: Pipeline) -> None:
+    """``pipeline.settle()`` in a thread under asyncio; in place under another event loop.
+
+    Under trio (hypercorn, for one) there is no asyncio loop to lend a thread: the app
+    has shut down by now, so waiting here holds up nobody. It never raises: the server
+    gets its shutdown message either way.
+    """
+    try:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pipeline.settle(SHUTDOWN_TIMEOUT)
+        else:
+            await loop.run_in_executor(None, pipeline.settle, SHUTDOWN_TIMEOUT)
+    except Exception as exc:
+        pipeline.report_error("asgi.lifespan", exc)
 
 
 def _inspector_for(scope: Scope) -> MultipartInspector | None:

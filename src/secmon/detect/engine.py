@@ -135,6 +135,10 @@ class DetectionEngine:
                 self._by_event.setdefault(name, []).append(rule)
             for name in rule.signals:
                 self._by_signal.setdefault(name, []).append(rule)
+        self._signals_by_user = frozenset(
+            name for name, watching in self._by_signal.items()
+            if any("user" in rule.key.split("+") for rule in watching)
+        )
         for output in self.alerts:
             output.report = report_error
         self.state: State = state if state is not None else build_state(
@@ -147,6 +151,10 @@ class DetectionEngine:
         rules = self._by_event.get(spec.name)
         if rules:
             self._evaluate(rules, event)
+
+    def signal_needs_user(self, name: str) -> bool:
+        """Whether a rule watching this signal counts by user (else by address, or none)."""
+        return name in self._signals_by_user
 
     def signal(self, name: str, fields: dict[str, Any]) -> None:
         rules = self._by_signal.get(name)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_save
 
 from ..pipeline import emit, get_pipeline
 
 _UID = "secmon.django.iam"
 _PENDING = "_secmon_user_changes"
+_LOADED = "_secmon_user_loaded"
 _CLEARED = "_secmon_m2m_cleared"
 # Written by Django at every login; not a change anybody made to the account.
 _IGNORED = frozenset({"last_login"})
@@ -28,9 +30,23 @@ _RELATIONS: dict[Any, tuple[Any, str]] = {}
 # -- the user model ---------------------------------------------------------------------------
 
 
+def user_post_init(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Keep the tracked values the user was loaded (or built) with: saves compare with them.
+
+    Comparing with a copy held by the instance costs no query, so saving a user issues
+    the same SQL with secmon as without it.
+    """
+    try:
+        state = instance.__dict__
+        state[_LOADED] = {attname: state[attname] for attname in _attnames(sender)
+                          if attname in state}
+    except Exception as exc:
+        get_pipeline().report_error("django.iam", exc)
+
+
 def user_pre_save(sender: Any, instance: Any, using: Any = None, update_fields: Any = None,
                   **kwargs: Any) -> None:
-    """Compare the saved row with the instance; one query, only for the user model."""
+    """Compare the instance with the values it was loaded with, for the user model only."""
     instance.__dict__.pop(_PENDING, None)
     try:
         if instance._state.adding or instance.pk is None:
@@ -38,12 +54,16 @@ def user_pre_save(sender: Any, instance: Any, using: Any = None, update_fields: 
         tracked = _tracked_fields(sender, update_fields)
         if not tracked:
             return  # e.g. update_fields={"last_login"} at every login
-        before = (
-            sender._default_manager.using(using).filter(pk=instance.pk)
-            .values(*(attname for _, attname in tracked)).first()
-        )
-        if before is None:
-            return
+        before = dict(instance.__dict__.get(_LOADED) or {})
+        unknown = [attname for _, attname in tracked if attname not in before]
+        if unknown:
+            # Deferred when loaded (``only()``, ``defer()``) and set since: only the row
+            # says what they were. Rare, and a privilege flag may be among them.
+            row = (sender._default_manager.using(using).filter(pk=instance.pk)
+                   .values(*unknown).first())
+            if row is None:
+                return
+            before.update(row)
         changed: dict[str, tuple[Any, Any]] = {}
         for name, attname in tracked:
             old, new = before[attname], getattr(instance, attname)
@@ -61,6 +81,7 @@ def user_post_save(sender: Any, instance: Any, created: bool = False, update_fie
     """``user_created``; or ``authn_password_change``, ``privilege_permissions_changed`` and
     ``user_updated`` for the fields that changed, each change in its most specific event."""
     try:
+        _saved(sender, instance, update_fields)
         if created:
             emit("user_created", resource_type="user", resource_id=instance.pk,
                  **{flag: getattr(instance, flag) for flag in _FLAGS if hasattr(instance, flag)})
@@ -84,6 +105,16 @@ def user_post_save(sender: Any, instance: Any, created: bool = False, update_fie
         get_pipeline().report_error("django.iam", exc)
 
 
+def _saved(model: Any, instance: Any, update_fields: Any) -> None:
+    """What was saved is what the next save compares with."""
+    state = instance.__dict__
+    saved = _attnames(model) if update_fields is None else [
+        attname for name, attname in _fields_of(model)
+        if name in update_fields or attname in update_fields]
+    state[_LOADED] = {**state.get(_LOADED, {}),
+                      **{attname: state[attname] for attname in saved if attname in state}}
+
+
 def user_post_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     try:
         emit("user_deleted", resource_type="user", resource_id=instance.pk)
@@ -91,11 +122,21 @@ def user_post_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
         get_pipeline().report_error("django.iam", exc)
 
 
-def _tracked_fields(model: Any, update_fields: Any) -> list[tuple[str, str]]:
-    fields = [
+@functools.cache
+def _fields_of(model: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(
         (f.name, f.attname) for f in model._meta.concrete_fields
         if not f.primary_key and f.name not in _IGNORED
-    ]
+    )
+
+
+@functools.cache
+def _attnames(model: Any) -> tuple[str, ...]:
+    return tuple(attname for _, attname in _fields_of(model))
+
+
+def _tracked_fields(model: Any, update_fields: Any) -> list[tuple[str, str]]:
+    fields = list(_fields_of(model))
     if update_fields is not None:
         wanted = set(update_fields)
         fields = [(name, attname) for name, attname in fields
@@ -224,6 +265,7 @@ def _change_message(message: str) -> Any:
 
 def connect() -> None:
     user = get_user_model()
+    post_init.connect(user_post_init, sender=user, dispatch_uid=f"{_UID}.post_init")
     pre_save.connect(user_pre_save, sender=user, dispatch_uid=f"{_UID}.pre_save")
     post_save.connect(user_post_save, sender=user, dispatch_uid=f"{_UID}.post_save")
     post_delete.connect(user_post_delete, sender=user, dispatch_uid=f"{_UID}.post_delete")

@@ -73,7 +73,7 @@ class SecurityMiddleware:
         try:
             response = await self.get_response(request)
             if response.status_code >= 400 or parsed(request):
-                # Events may load the user (a database query): off the event loop, and only then.
+                # Uploads are read from their files and events written: off the event loop.
                 await sync_to_async(self._finish)(request, response.status_code)
             return response
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,44 +55,40 @@ def _header(meta: Any, name: str) -> str | None:
 
 
 def load_user(request: Any) -> tuple[Any, Any] | None:
-    """``(user id, None)`` of the authenticated user, or None; the user loader of a context."""
+    """``(user id, None)`` of the request's user as far as the app has loaded it, or None.
+
+    The user loader of a context, asked for each event. It never loads anything itself:
+    evaluating ``request.user`` reads the session (a query, and ``Vary: Cookie`` on the
+    response) and the user (another query), and may flush a session whose password hash
+    no longer matches. So it takes the user the app evaluated, if it has; else the id the
+    session holds, if the app read the session; else nobody.
+    """
     user = request.__dict__.get("_acached_user")  # set by ``await request.auser()``
     if user is None:
         user = request.__dict__.get("user")
-        if user is None:
-            return None
-        if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
-            if _in_event_loop():
-                return None  # loading it would query the database from async code
-            _evaluate(request, user)
+        if isinstance(user, SimpleLazyObject):
+            user = user._wrapped
+            if user is empty:
+                return _session_user(request)
+        elif user is None:
+            return _session_user(request)
     if not getattr(user, "is_authenticated", False):
         return None
     return user.pk, None
 
 
-def _evaluate(request: Any, user: Any) -> None:
-    # Loading the user reads the session, which makes SessionMiddleware add "Vary: Cookie".
-    # Monitoring must not change the response, so the session is marked as read only when
-    # the application itself reads request.user (the django-structlog approach).
-    session = request.__dict__.get("session")
-    untouched = session is not None and getattr(session, "accessed", None) is False
-    getattr(user, "is_authenticated", None)
-    if untouched:
-        session.accessed = False
-        request.user = SimpleLazyObject(partial(_read_by_app, session, user))
+def _session_user(request: Any) -> tuple[Any, Any] | None:
+    """The id ``login()`` stored in the session, if the session was loaded already."""
+    from django.contrib.auth import SESSION_KEY, get_user_model
 
-
-def _read_by_app(session: Any, user: Any) -> Any:
-    session.accessed = True
-    return user
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    loaded = getattr(request.__dict__.get("session"), "__dict__", {}).get("_session_cache")
+    stored = loaded.get(SESSION_KEY) if isinstance(loaded, dict) else None
+    if stored is None:
+        return None
+    try:  # the session holds the key as a string; events name users by pk
+        return get_user_model()._meta.pk.to_python(stored), None
+    except Exception:
+        return stored, None
 
 
 @contextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import after_this_request, current_app, has_request_context, request, session
+from flask import after_this_request, current_app, g, has_request_context, request, session
+from flask.globals import request_ctx
 
 from .. import context as _context
 from .state import emit_for, emit_once, guarded, pipeline_for
@@ -39,19 +40,59 @@ def connect(app: Flask) -> bool:
 
 
 def current_user_fields() -> tuple[Any, Any] | None:
-    """``(user_id, None)`` for Flask-Login's ``current_user`` when someone is logged in.
+    """``(user_id, None)`` for the request's user, from what Flask-Login has done so far.
 
-    Called by the request context only when an event is built, so a request that
-    emits nothing never loads the user.
+    Called for each event; it never loads the user itself. Loading is the app's to do:
+    it sends ``user_accessed``, runs session protection and the app's loaders, and marks
+    the session read (``Vary: Cookie``). So this takes the user Flask-Login loaded for the
+    app, if it has; else the id the session (or remember cookie) was logged in with, read
+    without marking the session read.
     """
-    if not has_request_context() or getattr(current_app, "login_manager", None) is None:
+    if not has_request_context():
         return None
-    from flask_login import current_user
+    app = current_app
+    if getattr(app, "login_manager", None) is None:
+        return None
+    user = g.get("_login_user")
+    if user is not None:
+        return (user_id(user), None) if getattr(user, "is_authenticated", False) else None
+    stored = _stored_user_id(app)
+    return (stored, None) if stored is not None else None
 
-    user = current_user._get_current_object()
-    if user is None or not getattr(user, "is_authenticated", False):
+
+def _stored_user_id(app: Flask) -> Any:
+    """The id the session holds for its user, or the remember cookie does; None if neither.
+
+    That id is the user's ``get_id()``, which for Flask-Login's ``UserMixin`` is the ``id``
+    other events log (see :func:`as_logged`). Flask-Security stores ``fs_uniquifier`` there
+    instead, which is not the id to log: for its apps only a loaded user counts.
+    """
+    if "security" in app.extensions:
         return None
-    return user_id(user), None
+    stored = _unmarked_session()
+    if not isinstance(stored, dict):
+        return None
+    # dict.get: the session's own get() would mark it accessed.
+    found = dict.get(stored, "_user_id")
+    if found is None and dict.get(stored, "_remember") != "clear":
+        from flask_login.config import COOKIE_NAME
+        from flask_login.utils import decode_cookie
+
+        cookie = request.cookies.get(app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME))
+        if cookie:
+            found = decode_cookie(cookie)  # checks the cookie's signature, touches nothing
+    return as_logged(found)
+
+
+def as_logged(stored: Any) -> Any:
+    """A stored ``get_id()`` as the events of loaded users name it: "42" is user id 42.
+
+    ``UserMixin.get_id()`` is ``str(user.id)``, and ids are mostly integers (database
+    keys); a number stays a number in every event of the user, loaded or not.
+    """
+    if isinstance(stored, str) and stored.isdecimal() and str(int(stored)) == stored:
+        return int(stored)
+    return stored
 
 
 @guarded("flask.login")
@@ -106,12 +147,13 @@ def _session_protected(app: Flask, **_: Any) -> None:
     default = getattr(getattr(app, "login_manager", None), "session_protection", None)
     mode = app.config.get("SESSION_PROTECTION", default)
     ended = mode == "strong" and not session.permanent
-    uid = _session_user(app, cleared=ended)
-    if uid is None:
+    logged_in, uid = _session_user(app, cleared=ended)
+    if not logged_in:
         # Flask-Login also sends this for sessions without a user (a logged-out session,
         # an anonymous one holding a CSRF token): nothing was protected there.
         return
-    _settle_user(None if ended else uid)
+    if ended:
+        _settle_user(None)  # logged out; with "basic" the user Flask-Login now loads counts
     emit_for(
         app,
         "session_expired" if ended else "session_renewed",
@@ -130,8 +172,24 @@ def _loaded_from_cookie(app: Flask, user: Any = None, **_: Any) -> None:
     emit_for(app, "session_renewed", user_id=uid, reason="remember_cookie")
 
 
-def _session_user(app: Flask, *, cleared: bool) -> Any:
-    """The id of the user the session was logged in as when protection kicked in."""
+def _unmarked_session() -> Any:
+    """The request's session, taken without marking it accessed (which adds ``Vary: Cookie``).
+
+    Flask opens it when the request starts; since Flask 3.1.3 the ``session`` proxy and
+    ``RequestContext.session`` mark it accessed on every look, so it is read from the
+    attribute behind them.
+    """
+    state = vars(request_ctx._get_current_object())  # type: ignore[attr-defined]
+    return state.get("_session", state.get("session"))
+
+
+def _session_user(app: Flask, *, cleared: bool) -> tuple[bool, Any]:
+    """Whether the session was logged in when protection kicked in, and the id to log.
+
+    The id is the session's (``get_id()``, see :func:`as_logged`); the user loader is not
+    asked, as Flask-Login is loading the user already and a second call would do whatever
+    that loader does twice.
+    """
     if cleared:
         # "strong" protection has already emptied the session: read it from the request again.
         original = app.session_interface.open_session(app, request)
@@ -139,16 +197,12 @@ def _session_user(app: Flask, *, cleared: bool) -> Any:
     else:
         stored = session.get("_user_id")
     if stored is None:
-        return None
-    # The session holds get_id()'s string; other events log the user's id attribute.
-    load = getattr(getattr(app, "login_manager", None), "_user_callback", None)
-    user = load(stored) if callable(load) else None
-    return user_id(user) if user is not None else stored
+        return False, None
+    return True, None if "security" in app.extensions else as_logged(stored)
 
 
 def _settle_user(uid: Any) -> None:
-    # These signals fire while Flask-Login is still loading the user: reading
-    # current_user for the event would start that loading again (and the signal).
+    # Who the request's user is from here on, whatever the session still says.
     ctx = _context.current()
     if ctx is not None:
         ctx.set_user(uid)
